@@ -1,0 +1,121 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ml-appliance/appliance/builder/initramfs"
+	"github.com/ml-appliance/appliance/builder/kernel"
+	"github.com/ml-appliance/appliance/builder/osimage"
+	"github.com/ml-appliance/appliance/builder/rootfs"
+)
+
+// Where the base OS keeps systemd-boot (Debian's systemd-boot-efi package).
+const baseBootloaderPath = "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+
+// kernel finds the kernel: from the configured .deb, else inside the base.
+func (b *pipeline) kernel(ctx context.Context, tree *rootfs.Tree) (kernel.Kernel, error) {
+	if deb := b.site.OS.Kernel.Deb; deb != "" {
+		path, err := b.resolveFile(ctx, "kernel", deb, b.site.OS.Kernel.SHA256)
+		if err != nil {
+			return kernel.Kernel{}, err
+		}
+		b.kernelDebDir = filepath.Join(b.scratch, "kernel")
+		k, err := kernel.FromDeb(path, b.kernelDebDir)
+		if err != nil {
+			return kernel.Kernel{}, fmt.Errorf("kernel from %s: %w", deb, err)
+		}
+		return k, nil
+	}
+	k, err := kernel.Find(tree)
+	if err != nil {
+		return kernel.Kernel{}, fmt.Errorf("kernel in base OS (or set os.kernel.deb): %w", err)
+	}
+	return k, nil
+}
+
+// writeKernel copies the kernel image to <name>.vmlinuz.
+func (b *pipeline) writeKernel(k kernel.Kernel) (string, error) {
+	name := b.site.Metadata.Name + ".vmlinuz"
+	src, err := k.FS.Open(k.ImagePath)
+	if err != nil {
+		return "", fmt.Errorf("open kernel image: %w", err)
+	}
+	defer src.Close()
+	if err := writeStaged(b.dir.Path(name), src); err != nil {
+		return "", fmt.Errorf("write kernel: %w", err)
+	}
+	return b.dir.Path(name), b.describe("kernel", name)
+}
+
+// writeInitramfs builds <name>.initrd.
+func (b *pipeline) writeInitramfs(k kernel.Kernel) (string, error) {
+	name := b.site.Metadata.Name + ".initrd"
+	init := b.agentPath("appliance-init")
+	digest, size, err := fileDigest(init)
+	if err != nil {
+		return "", fmt.Errorf("initramfs init (build it with `make build`, or pass --agent-dir): %w", err)
+	}
+	b.addInput("appliance-init", init, digest, size)
+	f, err := os.Create(b.dir.Path(name))
+	if err != nil {
+		return "", fmt.Errorf("create initramfs: %w", err)
+	}
+	ir := b.site.OS.Initramfs
+	defaults, absent, err := initramfs.Available(k, initramfs.DefaultModules)
+	if err != nil {
+		f.Close()
+		return "", err
+	}
+	if len(absent) > 0 {
+		b.log.Info("kernel lacks some default early-boot modules; leaving them out", "kernel", k.Version, "modules", absent)
+	}
+	err = initramfs.Build(f, initramfs.Options{
+		Init: init, Kernel: k,
+		Modules:     append(defaults, ir.Modules...),
+		Compression: initramfs.Compression(ir.Compression), ModTime: b.modTime,
+	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("build initramfs: %w", err)
+	}
+	return b.dir.Path(name), b.describe("initramfs", name)
+}
+
+// writeOSImage streams the tree into tar2sqfs to make <name>.squashfs.
+func (b *pipeline) writeOSImage(ctx context.Context, tree *rootfs.Tree) (string, error) {
+	name := b.site.Metadata.Name + ".squashfs"
+	b.log.Info("writing OS image", "entries", tree.Len())
+	err := osimage.BuildFromTree(ctx, b.dir.Path(name), tree, osimage.Options{ModTime: b.modTime, Logger: b.log})
+	if err != nil {
+		return "", fmt.Errorf("OS image: %w", err)
+	}
+	return b.dir.Path(name), b.describe("os-image", name)
+}
+
+// bootloader returns the host path of the UEFI boot manager: the configured
+// file, else systemd-boot from the base OS (copied to scratch space).
+func (b *pipeline) bootloader(tree *rootfs.Tree) (string, error) {
+	if p := b.site.OS.Bootloader.EFI; p != "" {
+		digest, size, err := fileDigest(p)
+		if err != nil {
+			return "", fmt.Errorf("bootloader: %w", err)
+		}
+		b.addInput("bootloader", p, digest, size)
+		return p, nil
+	}
+	src, err := tree.Open(baseBootloaderPath)
+	if err != nil {
+		return "", fmt.Errorf("bootloader: the base OS has no /%s (install systemd-boot-efi in the base, or set os.bootloader.efi): %w", baseBootloaderPath, err)
+	}
+	defer src.Close()
+	dst := b.scratchDir("bootloader") + "/systemd-bootx64.efi"
+	if err := writeStaged(dst, src); err != nil {
+		return "", fmt.Errorf("bootloader: %w", err)
+	}
+	return dst, nil
+}

@@ -1,0 +1,170 @@
+// Package build is the builder's pipeline: site config in, bootable
+// artifacts and a build report out.
+//
+//	site ─► inputs (cache, digests) ─► rootfs tree ─► OS image (squashfs)
+//	                                 └► kernel + initramfs ─► outputs (raw, ...)
+//
+// Every artifact is written into a staging area and moved to its final name
+// only when the whole build succeeded (package outdir).
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/ml-appliance/appliance/builder/cache"
+	"github.com/ml-appliance/appliance/builder/diskimage"
+	"github.com/ml-appliance/appliance/builder/doctor"
+	"github.com/ml-appliance/appliance/builder/osimage"
+	"github.com/ml-appliance/appliance/builder/outdir"
+	"github.com/ml-appliance/appliance/builder/output"
+	"github.com/ml-appliance/appliance/builder/report"
+	"github.com/ml-appliance/appliance/builder/rootfs"
+	"github.com/ml-appliance/appliance/builder/site"
+)
+
+// Options control one build.
+type Options struct {
+	// ConfigPath is the site config the build was loaded from (for the report).
+	ConfigPath string
+	// OutputDir receives the artifacts and build-report.json.
+	OutputDir string
+	// CacheDir is the content-addressed download cache.
+	CacheDir string
+	// Offline fails on a cache miss instead of downloading.
+	Offline bool
+	// AgentDir holds the node-side binaries: firstboot and appliance-init.
+	AgentDir string
+	// SourceDateEpoch is the timestamp of every file in the artifacts.
+	SourceDateEpoch int64
+	// Warnings from loading the config, recorded in the report.
+	Warnings []string
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+	// Version is the builder's version, recorded in the report.
+	Version string
+}
+
+// Run builds every output s enables and returns the report it wrote.
+func Run(ctx context.Context, s *site.Site, opts Options) (*report.Report, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if _, err := doctor.Check(HostTools(), nil); err != nil {
+		return nil, err
+	}
+	dir, err := outdir.Begin(opts.OutputDir)
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := dir.Scratch()
+	if err != nil {
+		return nil, errors.Join(err, dir.Abort())
+	}
+	b := &pipeline{
+		site: s, opts: opts, dir: dir, scratch: scratch, log: opts.Logger,
+		modTime: time.Unix(opts.SourceDateEpoch, 0).UTC(),
+		report: &report.Report{
+			Site: s.Metadata.Name, Config: opts.ConfigPath, SourceDateEpoch: opts.SourceDateEpoch,
+			Builder: opts.Version, Warnings: opts.Warnings,
+		},
+	}
+	rep, err := b.run(ctx)
+	if err != nil {
+		return nil, errors.Join(err, dir.Abort())
+	}
+	return rep, nil
+}
+
+// pipeline holds one build's state.
+type pipeline struct {
+	site    *site.Site
+	opts    Options
+	dir     *outdir.Dir
+	scratch string
+	log     *slog.Logger
+	modTime time.Time
+	report  *report.Report
+	cache   *cache.Cache
+	// kernelDebDir is where a kernel .deb was unpacked ("" for the base's kernel).
+	kernelDebDir string
+}
+
+func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
+	start := time.Now()
+	tree := rootfs.New(rootfs.Options{TempDir: b.scratch})
+	defer tree.Close()
+
+	if err := b.addBase(ctx, tree); err != nil {
+		return nil, err
+	}
+	k, err := b.kernel(ctx, tree)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.completeRootfs(tree, k); err != nil {
+		return nil, err
+	}
+	in := output.Inputs{
+		Name: b.site.Metadata.Name, Seed: b.site.Seed, ModTime: b.modTime,
+		KernelVersion: k.Version, Cmdline: b.site.OS.Cmdline,
+	}
+	if in.Bootloader, err = b.bootloader(tree); err != nil {
+		return nil, err
+	}
+	if in.Kernel, err = b.writeKernel(k); err != nil {
+		return nil, err
+	}
+	if in.Initramfs, err = b.writeInitramfs(k); err != nil {
+		return nil, err
+	}
+	if in.OSImage, err = b.writeOSImage(ctx, tree); err != nil {
+		return nil, err
+	}
+	for _, f := range formats(b.site) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b.log.Info("writing output", "format", f.Name())
+		arts, err := f.Build(ctx, in, b.dir)
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", f.Name(), err)
+		}
+		b.report.Artifacts = append(b.report.Artifacts, arts...)
+	}
+	data, err := report.Marshal(b.report)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(b.dir.Path(report.FileName), data, 0o644); err != nil {
+		return nil, fmt.Errorf("write build report: %w", err)
+	}
+	if err := b.dir.Commit(report.FileName); err != nil {
+		return nil, err
+	}
+	b.log.Info("build done", "artifacts", len(b.report.Artifacts), "seconds", time.Since(start).Round(time.Second).Seconds())
+	return b.report, nil
+}
+
+// describe adds the staged file name to the report as an artifact of kind.
+func (b *pipeline) describe(kind, name string) error {
+	a, err := report.Describe(kind, b.dir.Path(name), name)
+	if err != nil {
+		return err
+	}
+	b.report.Artifacts = append(b.report.Artifacts, a)
+	return nil
+}
+
+// HostTools are the host programs a build runs.
+func HostTools() []doctor.Tool {
+	tools := osimage.HostTools()
+	for _, cmd := range diskimage.HostTools {
+		tools = append(tools, doctor.Tool{Command: cmd, Package: "e2fsprogs", Purpose: "make the STATE filesystem"})
+	}
+	return tools
+}

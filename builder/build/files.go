@@ -1,0 +1,103 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ml-appliance/appliance/builder/report"
+)
+
+// addInput records an input in the report.
+func (b *pipeline) addInput(name, source, digest string, size int64) {
+	b.report.Inputs = append(b.report.Inputs, report.Input{Name: name, Source: source, Digest: digest, Size: size})
+}
+
+// agentPath is the path of a node-side binary in the agent directory.
+func (b *pipeline) agentPath(name string) string { return filepath.Join(b.opts.AgentDir, name) }
+
+// scratchDir returns a fresh directory in the build's scratch space.
+func (b *pipeline) scratchDir(name string) string {
+	p := filepath.Join(b.scratch, name)
+	os.MkdirAll(p, 0o700)
+	return p
+}
+
+// fileDigest returns "sha256:<hex>" and the size of a host file.
+func fileDigest(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("hash %s: %w", path, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// dirDigest hashes a directory tree: every path (sorted), its type and
+// permission bits, and each file's content or link target. Owners and times
+// are not part of it: the rootfs takes neither from an overlay.
+func dirDigest(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00", filepath.ToSlash(rel), info.Mode())
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s\x00", target)
+		case info.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash overlay %s: %w", dir, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeStaged copies r to path through a temporary name.
+func writeStaged(path string, r io.Reader) error {
+	tmp := path + ".partial"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,106 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/ml-appliance/appliance/builder/kernel"
+	"github.com/ml-appliance/appliance/builder/rootfs"
+	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
+	"github.com/ml-appliance/appliance/firstboot/payload"
+)
+
+// Paths in a Debian base that must not be shared by every appliance made
+// from the image, or that the appliance never uses.
+var stripFromBase = []string{
+	"etc/ssh/ssh_host_*", // host keys: firstboot makes each node its own
+	"boot/initrd.img*",   // the distribution's initramfs: we boot our own
+	"initrd.img", "initrd.img.old",
+	"var/lib/dbus/machine-id",
+}
+
+// completeRootfs turns the base into the appliance's root filesystem: node
+// identity removed, kernel modules of a separately supplied kernel added,
+// overlays, the firstboot agent and the baked node config on top.
+func (b *pipeline) completeRootfs(tree *rootfs.Tree, k kernel.Kernel) error {
+	for _, pattern := range stripFromBase {
+		if _, err := tree.Remove(pattern); err != nil {
+			return fmt.Errorf("strip %s from base: %w", pattern, err)
+		}
+	}
+	// An empty machine-id tells systemd this is a first boot; the init puts
+	// the node's own, persistent one over it.
+	if err := tree.AddFile("etc/machine-id", 0o444, nil, rootfs.FileOptions{Origin: "builder"}); err != nil {
+		return err
+	}
+	if b.site.OS.Kernel.Deb != "" {
+		if err := tree.AddDir(filepath.Join(b.kernelDebDir, filepath.FromSlash(k.ModulesDir)), "usr/lib/modules/"+k.Version,
+			rootfs.DirOptions{Origin: "kernel"}); err != nil {
+			return fmt.Errorf("add kernel modules: %w", err)
+		}
+	}
+	for _, o := range b.site.OS.Overlays {
+		if err := tree.AddDir(o, "/", rootfs.DirOptions{Origin: "overlay:" + o}); err != nil {
+			return fmt.Errorf("add overlay %s: %w", o, err)
+		}
+		digest, err := dirDigest(o)
+		if err != nil {
+			return err
+		}
+		b.addInput("overlay", o, digest, 0)
+	}
+	if err := b.addAgent(tree); err != nil {
+		return err
+	}
+	return b.addNodeConfig(tree)
+}
+
+func (b *pipeline) addAgent(tree *rootfs.Tree) error {
+	bin := filepath.Join(b.opts.AgentDir, "firstboot")
+	digest, size, err := fileDigest(bin)
+	if err != nil {
+		return fmt.Errorf("firstboot agent (build it with `make build`, or pass --agent-dir): %w", err)
+	}
+	b.addInput("firstboot", bin, digest, size)
+	if err := tree.AddFileFrom(payload.BinaryPath, 0o755, bin, rootfs.FileOptions{Origin: "firstboot"}); err != nil {
+		return err
+	}
+	for _, f := range payload.Files() {
+		var err error
+		if f.Mode&fs.ModeSymlink != 0 {
+			err = tree.AddSymlink(f.Path, f.Linkname, rootfs.FileOptions{Origin: "firstboot"})
+		} else {
+			err = tree.AddFile(f.Path, f.Mode, f.Content, rootfs.FileOptions{Origin: "firstboot"})
+		}
+		if err != nil {
+			return fmt.Errorf("add firstboot file %s: %w", f.Path, err)
+		}
+	}
+	return nil
+}
+
+func (b *pipeline) addNodeConfig(tree *rootfs.Tree) error {
+	c := nodeconfig.Config{
+		APIVersion: nodeconfig.APIVersion, Kind: nodeconfig.Kind,
+		Site:              b.site.Metadata.Name,
+		DefaultRole:       b.site.Cluster.DefaultRole,
+		SSHAuthorizedKeys: b.site.Cluster.SSH.AuthorizedKeys,
+	}
+	for _, n := range b.site.Cluster.Nodes {
+		c.Nodes = append(c.Nodes, nodeconfig.Node{
+			Hostname: n.Hostname, MAC: n.MAC, Role: n.Role, Init: n.Init, Address: n.Address,
+		})
+	}
+	data, err := nodeconfig.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return tree.AddFile(nodeconfig.Path, 0o644, data, rootfs.FileOptions{Origin: "site"})
+}
+
+// addBase puts the base OS into the tree.
+func (b *pipeline) addBase(ctx context.Context, tree *rootfs.Tree) error {
+	return b.resolveBase(ctx, tree)
+}

@@ -1,0 +1,232 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Platform is the only platform the appliance runs.
+var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
+
+// Image is a container image held in the cache.
+type Image struct {
+	// Ref is the reference as asked for.
+	Ref string
+	// Digest is the linux/amd64 image manifest's digest.
+	Digest v1.Hash
+	// IndexDigest is the digest the registry resolved Ref to when that is
+	// a multi-platform index; zero otherwise.
+	IndexDigest v1.Hash
+	// Image reads the manifest, config and layers from the cache.
+	Image v1.Image
+}
+
+// refRecord remembers what a reference resolved to, for offline builds.
+type refRecord struct {
+	Ref         string `json:"ref"`
+	Digest      string `json:"digest"`
+	IndexDigest string `json:"indexDigest,omitempty"`
+}
+
+// Image returns the linux/amd64 image ref names. Online, the registry
+// resolves ref (a tag may have moved) and only missing or corrupt blobs are
+// downloaded; offline, the digest recorded when ref was last pulled is used.
+func (c *Cache) Image(ctx context.Context, ref string) (*Image, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	if c.opts.Offline {
+		rec, err := c.readRef(ref)
+		if err != nil {
+			return nil, fmt.Errorf("offline: image %s is not in the cache", ref)
+		}
+		d, err := v1.NewHash(rec.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("offline: image %s: %w", ref, err)
+		}
+		if ok, err := c.haveImage(d); err != nil {
+			return nil, fmt.Errorf("offline: image %s (%s): %w", ref, d, err)
+		} else if !ok {
+			return nil, fmt.Errorf("offline: image %s (%s) is not in the cache", ref, d)
+		}
+		return c.openImage(rec)
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(Platform),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	if tr := c.opts.HTTPClient.Transport; tr != nil {
+		opts = append(opts, remote.WithTransport(tr))
+	}
+	desc, err := remote.Get(r, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	img, err := desc.Image() // picks linux/amd64 from an index
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %s: %w", ref, Platform, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	rec := refRecord{Ref: ref, Digest: d.String()}
+	if desc.MediaType.IsIndex() {
+		rec.IndexDigest = desc.Digest.String()
+	}
+	ok, err := c.haveImage(d)
+	if err != nil && !errors.Is(err, errCorrupt) {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	if !ok {
+		c.log.Info("pull image", "ref", ref, "digest", d.String())
+		if err := c.storeImage(img, d); err != nil {
+			return nil, fmt.Errorf("pull image %s: %w", ref, err)
+		}
+	}
+	if err := c.writeRef(rec); err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	return c.openImage(rec)
+}
+
+// haveImage reports whether the manifest d and every blob it names are in
+// the cache and intact. Corrupt blobs are removed (and errCorrupt returned).
+func (c *Cache) haveImage(d v1.Hash) (bool, error) {
+	mb, err := c.lookup(d)
+	if mb == nil || err != nil {
+		return false, err
+	}
+	raw, err := os.ReadFile(mb.path)
+	if err != nil {
+		return false, err
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return false, fmt.Errorf("manifest %s: %w", d, err)
+	}
+	var corrupt error
+	for _, desc := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		b, err := c.lookup(desc.Digest)
+		switch {
+		case errors.Is(err, errCorrupt):
+			corrupt = errors.Join(corrupt, err)
+		case err != nil:
+			return false, err
+		case b == nil:
+			return false, nil
+		}
+	}
+	return corrupt == nil, corrupt
+}
+
+// storeImage puts the manifest, config and layers of img into the blob
+// store (each verified and renamed into place) and lists the manifest in
+// index.json.
+func (c *Cache) storeImage(img v1.Image, d v1.Hash) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	// By digest from the manifest: img.Layers() would fetch the config.
+	for _, desc := range m.Layers {
+		ld := desc.Digest
+		if b, _ := c.lookup(ld); b != nil {
+			continue
+		}
+		l, err := img.LayerByDigest(ld)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", ld, err)
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", ld, err)
+		}
+		_, err = c.store(rc, ld)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", ld, err)
+		}
+	}
+	cfgName := m.Config.Digest
+	if b, _ := c.lookup(cfgName); b == nil {
+		rawCfg, err := img.RawConfigFile()
+		if err != nil {
+			return err
+		}
+		if _, err := c.store(bytes.NewReader(rawCfg), cfgName); err != nil {
+			return fmt.Errorf("config %s: %w", cfgName, err)
+		}
+	}
+	rawManifest, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	if _, err := c.store(bytes.NewReader(rawManifest), d); err != nil {
+		return fmt.Errorf("manifest %s: %w", d, err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return err
+	}
+	return c.addToIndex(v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(rawManifest)), Platform: &Platform})
+}
+
+// openImage reads the recorded image from the OCI layout.
+func (c *Cache) openImage(rec refRecord) (*Image, error) {
+	d, err := v1.NewHash(rec.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", rec.Ref, err)
+	}
+	img, err := layout.Path(c.opts.Dir).Image(d)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", rec.Ref, err)
+	}
+	out := &Image{Ref: rec.Ref, Digest: d, Image: img}
+	if rec.IndexDigest != "" {
+		if out.IndexDigest, err = v1.NewHash(rec.IndexDigest); err != nil {
+			return nil, fmt.Errorf("image %s: %w", rec.Ref, err)
+		}
+	}
+	return out, nil
+}
+
+func (c *Cache) refPath(ref string) string {
+	sum := sha256.Sum256([]byte(ref))
+	return filepath.Join(c.opts.Dir, "refs", hex.EncodeToString(sum[:])+".json")
+}
+
+func (c *Cache) readRef(ref string) (refRecord, error) {
+	var rec refRecord
+	raw, err := os.ReadFile(c.refPath(ref))
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return rec, fmt.Errorf("%s: %w", c.refPath(ref), err)
+	}
+	if rec.Ref != ref {
+		return rec, fmt.Errorf("%s records %q, not %q", c.refPath(ref), rec.Ref, ref)
+	}
+	return rec, nil
+}
+
+func (c *Cache) writeRef(rec refRecord) error {
+	raw, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return c.writeFileAtomic(c.refPath(rec.Ref), append(raw, '\n'))
+}

@@ -1,0 +1,195 @@
+package cache
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+)
+
+// testRegistry is an in-process registry on 127.0.0.1 counting blob GETs.
+type testRegistry struct {
+	host      string
+	blobGets  atomic.Int32
+	requests  atomic.Int32
+	closeFunc func()
+}
+
+func newRegistry(t *testing.T) *testRegistry {
+	tr := &testRegistry{}
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tr.requests.Add(1)
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			tr.blobGets.Add(1)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	tr.host = strings.TrimPrefix(srv.URL, "http://")
+	tr.closeFunc = srv.Close
+	return tr
+}
+
+func push(t *testing.T, ref string, img v1.Image) {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randomImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := random.Image(1024, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func mustDigest(t *testing.T, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
+	t.Helper()
+	h, err := d.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestImagePullThenOffline(t *testing.T) {
+	reg := newRegistry(t)
+	img := randomImage(t)
+	ref := reg.host + "/platform/minio:1.0"
+	push(t, ref, img)
+	dir := t.TempDir()
+	c := newCache(t, dir, false)
+
+	got, err := c.Image(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := mustDigest(t, img); got.Digest != want || got.IndexDigest != (v1.Hash{}) {
+		t.Errorf("digest = %s index %s, want %s and no index", got.Digest, got.IndexDigest, want)
+	}
+	if err := validate.Image(got.Image); err != nil {
+		t.Errorf("cached image invalid: %v", err)
+	}
+	gets := reg.blobGets.Load()
+	if gets != 3 {
+		t.Errorf("blob GETs = %d, want 3 (config + 2 layers)", gets)
+	}
+	if _, err := c.Image(context.Background(), ref); err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.blobGets.Load(); n != gets {
+		t.Errorf("second pull fetched %d blobs, want none", n-gets)
+	}
+
+	reg.closeFunc() // offline needs no registry at all
+	before := reg.requests.Load()
+	off := newCache(t, dir, true)
+	again, err := off.Image(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Digest != got.Digest {
+		t.Errorf("offline digest = %s, want %s", again.Digest, got.Digest)
+	}
+	if err := validate.Image(again.Image); err != nil {
+		t.Errorf("offline image invalid: %v", err)
+	}
+	if reg.requests.Load() != before {
+		t.Error("offline lookup talked to the registry")
+	}
+	miss := reg.host + "/platform/minio:2.0"
+	if _, err := off.Image(context.Background(), miss); err == nil || err.Error() != "offline: image "+miss+" is not in the cache" {
+		t.Errorf("offline miss: err = %v", err)
+	}
+}
+
+func TestImagePicksAmd64FromIndex(t *testing.T) {
+	reg := newRegistry(t)
+	arm, amd := randomImage(t), randomImage(t)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+	)
+	ref := reg.host + "/platform/mlflow:2.9"
+	r, _ := name.ParseReference(ref)
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	got, err := newCache(t, dir, false).Image(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Digest != mustDigest(t, amd) || got.IndexDigest != mustDigest(t, idx) {
+		t.Errorf("digest %s index %s, want amd64 %s in index %s", got.Digest, got.IndexDigest, mustDigest(t, amd), mustDigest(t, idx))
+	}
+	armLayers, _ := arm.Layers()
+	armLayer := mustDigest(t, armLayers[0])
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", armLayer.Hex)); !os.IsNotExist(err) {
+		t.Errorf("arm64 layer %s stored: %v", armLayer, err)
+	}
+	off, err := newCache(t, dir, true).Image(context.Background(), ref)
+	if err != nil || off.IndexDigest != got.IndexDigest {
+		t.Errorf("offline: %v, index %v", err, off)
+	}
+}
+
+func TestImageCorruptLayerIsRefetched(t *testing.T) {
+	reg := newRegistry(t)
+	img := randomImage(t)
+	ref := reg.host + "/platform/jupyterhub:4"
+	push(t, ref, img)
+	dir := t.TempDir()
+	if _, err := newCache(t, dir, false).Image(context.Background(), ref); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	layer := filepath.Join(dir, "blobs", "sha256", mustDigest(t, layers[1]).Hex)
+	corrupt := func() {
+		if err := os.WriteFile(layer, []byte("bit rot"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	corrupt()
+	off := newCache(t, dir, true)
+	_, err := off.Image(context.Background(), ref)
+	if err == nil || !strings.Contains(err.Error(), "corrupt cache entry "+mustDigest(t, layers[1]).String()) ||
+		!strings.HasPrefix(err.Error(), "offline: image "+ref+" (") {
+		t.Errorf("offline corrupt: err = %v", err)
+	}
+	corrupt()
+	before := reg.blobGets.Load()
+	got, err := newCache(t, dir, false).Image(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.blobGets.Load() - before; n != 1 {
+		t.Errorf("refetch GETs = %d, want 1 (only the corrupt layer)", n)
+	}
+	if err := validate.Image(got.Image); err != nil {
+		t.Errorf("repaired image invalid: %v", err)
+	}
+}

@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ml-appliance/appliance/builder/site"
+)
+
+func newValidateCmd() *cobra.Command {
+	var config string
+	cmd := &cobra.Command{
+		Use:   "validate --config FILE",
+		Short: "Check a site config without building anything",
+		Long: "Decode and validate a site config with the same checks a build runs.\n" +
+			"Problems are printed as FILE:LINE: field: what is wrong; the exit status is 2 if any.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if config == "" {
+				return &usageError{"validate: --config is required"}
+			}
+			s, warnings, err := site.Load(config)
+			for _, w := range warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: site %q is valid\n", config, s.Metadata.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&config, "config", "c", "", "site config file (site.yaml)")
+	return cmd
+}

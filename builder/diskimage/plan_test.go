@@ -1,0 +1,173 @@
+package diskimage
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPlanSizesDefaults(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      Options
+		imageSize int64
+		want      sizes
+	}{
+		{
+			name:      "all defaults, small image: 1 GiB slots, smallest disk",
+			imageSize: 100 * MiB,
+			want:      sizes{disk: 2*MiB + 256*MiB + 2*1024*MiB + 512*MiB, esp: 256 * MiB, osSlot: 1024 * MiB, state: 512 * MiB},
+		},
+		{
+			name:      "large image: slot is twice the image rounded up to MiB",
+			imageSize: 700*MiB + 1,
+			want:      sizes{disk: 2*MiB + 256*MiB + 2*1401*MiB + 512*MiB, esp: 256 * MiB, osSlot: 1401 * MiB, state: 512 * MiB},
+		},
+		{
+			name:      "explicit size: STATE takes the rest up to the last MiB boundary before the backup GPT",
+			opts:      Options{Size: 4096 * MiB, ESPSize: 64 * MiB, OSSlotSize: 8 * MiB, MinStateSize: 64 * MiB},
+			imageSize: 4096,
+			want:      sizes{disk: 4096 * MiB, esp: 64 * MiB, osSlot: 8 * MiB, state: 4096*MiB - MiB - MiB - 64*MiB - 16*MiB},
+		},
+		{
+			name:      "size not on a MiB boundary: STATE ends on the boundary below",
+			opts:      Options{Size: 200*MiB + 512*7, ESPSize: 64 * MiB, OSSlotSize: 8 * MiB, MinStateSize: 64 * MiB},
+			imageSize: 4096,
+			want:      sizes{disk: 200*MiB + 512*7, esp: 64 * MiB, osSlot: 8 * MiB, state: 199*MiB - MiB - 64*MiB - 16*MiB},
+		},
+		{
+			name:      "image exactly fills the slot",
+			opts:      Options{OSSlotSize: 8 * MiB},
+			imageSize: 8 * MiB,
+			want:      sizes{disk: 2*MiB + 256*MiB + 16*MiB + 512*MiB, esp: 256 * MiB, osSlot: 8 * MiB, state: 512 * MiB},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := planSizes(tt.opts, tt.imageSize)
+			if err != nil {
+				t.Fatalf("planSizes: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("planSizes = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanSizesErrors(t *testing.T) {
+	small := Options{ESPSize: 64 * MiB, OSSlotSize: 8 * MiB, MinStateSize: 64 * MiB}
+	withSize := func(size int64) Options { o := small; o.Size = size; return o }
+	tests := []struct {
+		name      string
+		opts      Options
+		imageSize int64
+		want      string
+	}{
+		{
+			name: "disk one sector too small",
+			opts: withSize(146*MiB - 512),
+			want: "disk size 153091584 bytes is too small: the layout needs at least 153092096 bytes " +
+				"(146 MiB: ESP 64 MiB, OS-A and OS-B 8 MiB each, STATE at least 64 MiB, 2 MiB for the GPT)",
+		},
+		{
+			name: "disk with default sizes too small",
+			opts: Options{Size: 1024 * MiB},
+			want: "disk size 1073741824 bytes is too small: the layout needs at least 2954887168 bytes " +
+				"(2818 MiB: ESP 256 MiB, OS-A and OS-B 1024 MiB each, STATE at least 512 MiB, 2 MiB for the GPT)",
+		},
+		{
+			name: "disk size not whole sectors",
+			opts: withSize(4096*MiB + 100),
+			want: "disk size 4294967396 is not a multiple of the 512-byte sector",
+		},
+		{
+			name:      "image larger than the slot",
+			opts:      small,
+			imageSize: 8*MiB + 1,
+			want:      "OS image of 8388609 bytes does not fit in an OS slot of 8 MiB",
+		},
+		{
+			name: "ESP below FAT32's minimum",
+			opts: Options{ESPSize: 32 * MiB},
+			want: "ESPSize 32 MiB is below the minimum of 64 MiB",
+		},
+		{
+			name: "ESP not MiB aligned",
+			opts: Options{ESPSize: 100*MiB + 512},
+			want: "ESPSize 104858112 is not a multiple of 1 MiB",
+		},
+		{
+			name: "slot not MiB aligned",
+			opts: Options{OSSlotSize: 1000 * 1000 * 1000},
+			want: "OSSlotSize 1000000000 is not a multiple of 1 MiB",
+		},
+		{
+			name: "STATE below its floor",
+			opts: Options{MinStateSize: 16 * MiB},
+			want: "MinStateSize 16 MiB is below the minimum of 64 MiB",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := planSizes(tt.opts, tt.imageSize)
+			if err == nil {
+				t.Fatalf("planSizes = %+v, want error %q", got, tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error:\n got %q\nwant %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPartitionsAreContiguousAndAligned(t *testing.T) {
+	s, err := planSizes(Options{Size: 10*1024*MiB + 4096}, 300*MiB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := s.partitions()
+	wantLabels := []string{"ESP", "OS-A", "OS-B", "STATE"}
+	next := MiB
+	for i, p := range parts {
+		if p.label != wantLabels[i] {
+			t.Errorf("partition %d label %q, want %q", i+1, p.label, wantLabels[i])
+		}
+		if p.start != next {
+			t.Errorf("%s starts at %d, want %d (right after the previous one)", p.label, p.start, next)
+		}
+		if p.start%MiB != 0 || p.size%MiB != 0 {
+			t.Errorf("%s start %d size %d not MiB aligned", p.label, p.start, p.size)
+		}
+		next = p.start + p.size
+	}
+	if parts[1].size != parts[2].size {
+		t.Errorf("OS-A size %d != OS-B size %d", parts[1].size, parts[2].size)
+	}
+	if end := next; end > s.disk-gptTail || s.disk-gptTail-end >= MiB {
+		t.Errorf("STATE ends at %d; want the last MiB boundary at or before %d", end, s.disk-gptTail)
+	}
+}
+
+func TestFATTimestamp(t *testing.T) {
+	tests := []struct {
+		in                 time.Time
+		date, time, tenths uint16
+	}{
+		// 2023-11-14 22:13:20 UTC: date (43<<9 | 11<<5 | 14), time (22<<11 | 13<<5 | 10).
+		{time.Unix(1700000000, 0), 43<<9 | 11<<5 | 14, 22<<11 | 13<<5 | 10, 0},
+		// Odd seconds go to the tenths field: 22:13:21 is 22:13:20 + 100 x 10 ms.
+		{time.Unix(1700000001, 0), 43<<9 | 11<<5 | 14, 22<<11 | 13<<5 | 10, 100},
+		// Zones do not matter: the same instant in UTC+2.
+		{time.Unix(1700000000, 0).In(time.FixedZone("X", 7200)), 43<<9 | 11<<5 | 14, 22<<11 | 13<<5 | 10, 0},
+		// Before FAT's epoch (e.g. SOURCE_DATE_EPOCH=0): 1980-01-01 00:00:00.
+		{time.Unix(0, 0), 0<<9 | 1<<5 | 1, 0, 0},
+		// After FAT's last date: 2107-12-31 23:59:58.
+		{time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), 127<<9 | 12<<5 | 31, 23<<11 | 59<<5 | 29, 0},
+	}
+	for _, tt := range tests {
+		date, tm, tenths := fatTimestamp(tt.in)
+		if date != tt.date || tm != tt.time || uint16(tenths) != tt.tenths {
+			t.Errorf("fatTimestamp(%v) = %#x %#x %d, want %#x %#x %d", tt.in, date, tm, tenths, tt.date, tt.time, tt.tenths)
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package outdir
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"testing"
+)
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestCommitMovesEverythingIntoPlace(t *testing.T) {
+	out := t.TempDir()
+	d, err := Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch, err := d.Scratch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(scratch, "tmp"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"disk.raw", "build-report.json", "os.squashfs"} {
+		if err := os.WriteFile(d.Path(n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := listDir(t, out); len(got) != 1 {
+		t.Fatalf("before commit the output dir should hold only the staging dir, has %v", got)
+	}
+	if err := d.Commit("build-report.json"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"build-report.json", "disk.raw", "os.squashfs"}
+	if got := listDir(t, out); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after commit: got %v, want %v", got, want)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "disk.raw"))
+	if err != nil || string(b) != "disk.raw" {
+		t.Fatalf("disk.raw content %q, %v", b, err)
+	}
+}
+
+func TestInterruptedBuildLeavesNoFinalNameAndIsCleanedUp(t *testing.T) {
+	out := t.TempDir()
+	d, err := Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.Path("disk.raw"), []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The build dies here: no Commit, no Abort.
+	if _, err := os.Stat(filepath.Join(out, "disk.raw")); !os.IsNotExist(err) {
+		t.Fatalf("half-written artifact visible under its final name: %v", err)
+	}
+	d2, err := Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, out); !reflect.DeepEqual(got, []string{filepath.Base(d2.staging)}) {
+		t.Fatalf("stale staging dir not removed: %v", got)
+	}
+}
+
+func TestAbortRemovesStaging(t *testing.T) {
+	out := t.TempDir()
+	d, err := Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.Path("x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if got := listDir(t, out); len(got) != 0 {
+		t.Fatalf("abort left %v", got)
+	}
+}

@@ -1,0 +1,57 @@
+// Package output defines what every artifact format (raw disk, ISO, PXE
+// bundle, ...) is made from and the one method each implements. Formats
+// live in sibling packages; adding one touches no other.
+package output
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/ml-appliance/appliance/builder/outdir"
+	"github.com/ml-appliance/appliance/builder/report"
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+)
+
+// Inputs are the boot pieces every format packages differently.
+type Inputs struct {
+	// Name is the base name of the artifacts (the site's name).
+	Name string
+	// Seed makes every "random" ID (GUIDs, UUIDs, volume IDs) reproducible.
+	Seed string
+	// ModTime is the timestamp of every file inside the artifacts.
+	ModTime time.Time
+	// Kernel is the path of the kernel image (bzImage).
+	Kernel string
+	// KernelVersion is the kernel's release, e.g. "6.1.0-56-amd64".
+	KernelVersion string
+	// Initramfs is the path of the appliance initramfs.
+	Initramfs string
+	// OSImage is the path of the squashfs OS image.
+	OSImage string
+	// Bootloader is the path of the UEFI boot manager (systemd-boot).
+	Bootloader string
+	// Cmdline holds the operator's kernel arguments (console=..., ...).
+	Cmdline []string
+}
+
+// Format makes one kind of artifact.
+type Format interface {
+	// Name is the format's name in site.yaml's outputs and in the report.
+	Name() string
+	// Build writes the format's artifacts into dir and describes them.
+	Build(ctx context.Context, in Inputs, dir *outdir.Dir) ([]report.Artifact, error)
+}
+
+// KernelCmdline joins the appliance's boot arguments (where the OS image and
+// state are, which slot) with the operator's.
+func KernelCmdline(osSource, stateSource, slot string, extra []string) string {
+	args := []string{
+		bootparam.ArgOS + "=" + osSource,
+		bootparam.ArgState + "=" + stateSource,
+	}
+	if slot != "" {
+		args = append(args, bootparam.ArgSlot+"="+slot)
+	}
+	return strings.Join(append(args, extra...), " ")
+}

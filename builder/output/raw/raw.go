@@ -1,0 +1,55 @@
+// Package raw is the raw GPT disk image output: flash it to a disk or USB
+// stick and the machine boots it under UEFI.
+//
+// The disk holds an EFI system partition with systemd-boot and one loader
+// entry per A/B slot, the OS image in slot A (slot B stays empty until an
+// upgrade writes it), and STATE, which grows to fill the disk at first boot.
+package raw
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ml-appliance/appliance/builder/diskimage"
+	"github.com/ml-appliance/appliance/builder/outdir"
+	"github.com/ml-appliance/appliance/builder/output"
+	"github.com/ml-appliance/appliance/builder/report"
+)
+
+// Options are the raw format's settings from site.yaml.
+type Options struct {
+	// Size of the disk image in bytes; 0 means the smallest that fits.
+	Size int64
+}
+
+// Format writes <name>.raw.
+type Format struct {
+	opts Options
+}
+
+// New returns the raw disk format.
+func New(opts Options) *Format { return &Format{opts: opts} }
+
+// Name implements output.Format.
+func (*Format) Name() string { return "raw" }
+
+// Build implements output.Format.
+func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]report.Artifact, error) {
+	name := in.Name + ".raw"
+	layout, err := diskimage.Write(ctx, dir.Path(name), diskimage.Options{
+		Size:     f.opts.Size,
+		Seed:     in.Seed,
+		ESPFiles: ESPFiles(in),
+		OSImage:  in.OSImage,
+		ModTime:  in.ModTime,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raw disk image: %w", err)
+	}
+	a, err := report.Describe("raw", dir.Path(name), name)
+	if err != nil {
+		return nil, err
+	}
+	a.Details = layout
+	return []report.Artifact{a}, nil
+}

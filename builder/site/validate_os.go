@@ -1,0 +1,148 @@
+package site
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+)
+
+func (o *OS) validate(v *validator) {
+	o.Base.validate(v)
+	checkSource(v, "os.kernel.deb", o.Kernel.Deb, "os.kernel.sha256", o.Kernel.SHA256)
+	if o.Kernel.Deb == "" && o.Kernel.SHA256 != "" {
+		v.errorf("os.kernel.sha256", "given without deb")
+	}
+	if IsURL(o.Bootloader.EFI) {
+		v.errorf("os.bootloader.efi", "want a path to an EFI binary, not a URL")
+	}
+	for i, arg := range o.Cmdline {
+		checkCmdlineArg(v, index("os.cmdline", i), arg)
+	}
+	for i, dir := range o.Overlays {
+		checkOverlay(v, index("os.overlays", i), dir)
+	}
+	o.Initramfs.validate(v)
+}
+
+func (b *Base) validate(v *validator) {
+	switch k := b.kinds(); len(k) {
+	case 0:
+		v.errorf("os.base", "required: one of rootfs, dir or image")
+	case 1:
+	default:
+		v.errorf("os.base", "set only one of rootfs, dir or image (found %s)", strings.Join(k, " and "))
+	}
+	checkSource(v, "os.base.rootfs", b.Rootfs, "os.base.sha256", b.SHA256)
+	if b.SHA256 != "" && b.Rootfs == "" && (b.Dir != "" || b.Image != "") {
+		v.errorf("os.base.sha256", "only for rootfs (an image pins its digest in the reference: repo@sha256:...)")
+	}
+	if IsURL(b.Dir) {
+		v.errorf("os.base.dir", "want a local directory, not a URL")
+	}
+	if b.Image != "" {
+		if err := checkImageRef(b.Image); err != nil {
+			v.errorf("os.base.image", "%v", err)
+		}
+	}
+}
+
+// checkImageRef accepts an OCI reference with an explicit tag or digest.
+func checkImageRef(ref string) error {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return fmt.Errorf("invalid image reference %q: %v", ref, err)
+	}
+	if _, ok := r.(name.Digest); ok {
+		return nil
+	}
+	if !strings.Contains(ref[strings.LastIndex(ref, "/")+1:], ":") {
+		return fmt.Errorf("image reference %q has no tag or digest (want repo:tag or repo@sha256:...)", ref)
+	}
+	return nil
+}
+
+// builderArgs are kernel parameters the builder writes itself.
+var builderArgs = []string{bootparam.ArgOS, bootparam.ArgState, bootparam.ArgSlot}
+
+func checkCmdlineArg(v *validator, path, arg string) {
+	switch n := countParams(arg); {
+	case n == 0:
+		v.errorf(path, "empty parameter")
+		return
+	case n > 1:
+		v.errorf(path, "%q holds %d parameters: give one per list entry", arg, n)
+		return
+	}
+	args := bootparam.ParseCmdline(arg)
+	for _, reserved := range builderArgs {
+		if _, ok := args[reserved]; ok {
+			v.errorf(path, "%s is set by the builder", reserved)
+		}
+	}
+}
+
+func checkOverlay(v *validator, path, dir string) {
+	if dir == "" {
+		v.errorf(path, "empty path")
+		return
+	}
+	if IsURL(dir) {
+		v.errorf(path, "want a local directory, not a URL")
+		return
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.errorf(path, "%s: no such directory", dir)
+	case err != nil:
+		v.errorf(path, "%v", err)
+	case !fi.IsDir():
+		v.errorf(path, "%s: not a directory", dir)
+	}
+}
+
+var moduleName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func (i *Initramfs) validate(v *validator) {
+	switch i.Compression {
+	case CompressionGzip, CompressionZstd, CompressionNone:
+	default:
+		v.errorf("os.initramfs.compression", "unsupported %q (want gzip, zstd or none)", i.Compression)
+	}
+	seen := map[string]int{}
+	for n, m := range i.Modules {
+		p := index("os.initramfs.modules", n)
+		if !moduleName.MatchString(m) {
+			v.errorf(p, "invalid module name %q (want a name like \"nvme\", without directory or .ko)", m)
+			continue
+		}
+		if first, ok := seen[m]; ok {
+			v.errorf(p, "duplicate module %q (also %s)", m, index("os.initramfs.modules", first))
+			continue
+		}
+		seen[m] = n
+	}
+}
+
+// countParams counts the kernel parameters in s: runs of characters
+// separated by blanks outside double quotes, as bootparam.ParseCmdline splits.
+func countParams(s string) int {
+	n, inParam, inQuote := 0, false, false
+	for _, r := range s {
+		blank := (r == ' ' || r == '\t' || r == '\n') && !inQuote
+		if r == '"' {
+			inQuote = !inQuote
+		}
+		if !blank && !inParam {
+			n++
+		}
+		inParam = !blank
+	}
+	return n
+}

@@ -1,0 +1,205 @@
+package site
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// nodeDecoder is implemented by field types with their own YAML form (Size).
+// The returned error's text becomes the message after "FILE:LINE: path: ".
+type nodeDecoder interface {
+	decodeNode(n *yaml.Node) error
+}
+
+// decoder walks a yaml.Node tree and a Go value side by side. Field names
+// come from `yaml:"name"` tags; a field without a tag (or with "-") is not
+// part of the file. Supported field types: string, bool, struct, pointer to
+// struct, slice, and nodeDecoder.
+//
+// A null value (a key with nothing after it) leaves the field unset, except a
+// pointer to a struct, which it sets to the zero struct ("raw:" turns the
+// raw output on with its defaults). An explicit empty list ([]) gives an empty,
+// non-nil slice, so defaults can tell it from an omitted one.
+type decoder struct {
+	src *source
+	rep *report
+}
+
+func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
+
+var nodeDecoderType = reflect.TypeOf((*nodeDecoder)(nil)).Elem()
+
+// fail reports a problem at line and marks path as not decoded.
+func (d *decoder) fail(line int, path, format string, args ...any) {
+	d.src.failed[path] = true
+	d.rep.errorf(line, path, format, args...)
+}
+
+func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	// A value's problems are reported at its key (or list item), which is
+	// where the operator looks, even when the value starts on a later line.
+	line := d.src.lines[path]
+	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
+		if err := v.Addr().Interface().(nodeDecoder).decodeNode(n); err != nil {
+			d.fail(line, path, "%v", err)
+		}
+		return
+	}
+	isNull := n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+	switch v.Kind() {
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		if !isNull {
+			d.value(n, path, v.Elem())
+		}
+	case reflect.Struct:
+		if isNull {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.fail(line, path, "expected a mapping, got %s", describe(n))
+			return
+		}
+		d.mapping(n, path, v)
+	case reflect.Slice:
+		if isNull {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.fail(line, path, "expected a list, got %s", describe(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			p := index(path, i)
+			d.src.lines[p] = item.Line
+			d.value(item, p, s.Index(i))
+		}
+		v.Set(s)
+	case reflect.String:
+		if isNull {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+			d.fail(line, path, "expected a string, got %s", describe(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		if isNull {
+			return
+		}
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+			d.fail(line, path, "expected a boolean (true or false), got %s", describe(n))
+			return
+		}
+		v.SetBool(b)
+	default:
+		panic(fmt.Sprintf("site: field %s has unsupported type %s", path, v.Type()))
+	}
+}
+
+// mapping decodes a mapping node into struct v, rejecting unknown keys.
+func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) {
+	fields := map[string]int{}
+	var names []string
+	for i := 0; i < v.NumField(); i++ {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = i
+			names = append(names, name)
+		}
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		if key.Kind != yaml.ScalarNode || key.ShortTag() != "!!str" {
+			d.fail(key.Line, path, "expected a field name, got %s", describe(key))
+			continue
+		}
+		p := join(path, key.Value)
+		// yaml.v3 rejects duplicate keys only when decoding into Go values,
+		// not into a yaml.Node.
+		if first, ok := seen[key.Value]; ok {
+			d.fail(key.Line, p, "given twice (first at line %d)", first)
+			continue
+		}
+		seen[key.Value] = key.Line
+		fi, ok := fields[key.Value]
+		if !ok {
+			msg := "unknown field"
+			if s := suggest(key.Value, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			d.fail(key.Line, p, "%s", msg)
+			continue
+		}
+		d.src.lines[p] = key.Line
+		d.value(val, p, v.Field(fi))
+	}
+}
+
+// describe names what a node is, for "expected X, got Y".
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return fmt.Sprintf("string %q", n.Value)
+	case "!!int":
+		return "integer " + n.Value
+	case "!!float":
+		return "number " + n.Value
+	case "!!bool":
+		return "boolean " + n.Value
+	case "!!null":
+		return "nothing"
+	default:
+		return fmt.Sprintf("%s %q", strings.TrimPrefix(n.ShortTag(), "!!"), n.Value)
+	}
+}
+
+// suggest returns the known name closest to an unknown one, or "" when none
+// is close: at most a third of its letters differ, ignoring case.
+func suggest(unknown string, known []string) string {
+	best, bestDist := "", -1
+	for _, k := range known {
+		d := distance(strings.ToLower(unknown), strings.ToLower(k))
+		if d <= max(1, len(k)/3) && (bestDist < 0 || d < bestDist) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein edit distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

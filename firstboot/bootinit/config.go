@@ -1,0 +1,83 @@
+// Package bootinit is the logic of appliance-init, the appliance's own
+// initramfs init (PID 1 before systemd). It reads the kernel command line,
+// loads the early-boot modules, finds the OS image and STATE partitions,
+// grows STATE to the end of a disk that was flashed to something larger,
+// builds the root filesystem (the read-only squashfs under a RAM overlay,
+// with the bootparam.PersistentPaths bind-mounted from STATE) and switches
+// root to /sbin/init.
+//
+// Every step takes its roots (sysfs, /dev, the new root, the STATE mount)
+// as parameters so it can be tested without being PID 1; Run wires them to
+// the real system and never returns.
+package bootinit
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+)
+
+// Spec names a block device the way the kernel command line does.
+type Spec struct {
+	// Key is "PARTLABEL" (GPT partition name), "LABEL" (filesystem label)
+	// or "PATH" (a /dev path).
+	Key   string
+	Value string
+}
+
+// String gives the spec back in command-line form.
+func (s Spec) String() string {
+	if s.Key == "PATH" {
+		return s.Value
+	}
+	return s.Key + "=" + s.Value
+}
+
+// ParseSpec parses "PARTLABEL=OS-A", "LABEL=STATE" or "/dev/vda2".
+func ParseSpec(s string) (Spec, error) {
+	if strings.HasPrefix(s, "/dev/") {
+		return Spec{Key: "PATH", Value: s}, nil
+	}
+	key, value, ok := strings.Cut(s, "=")
+	if !ok || value == "" || (key != "PARTLABEL" && key != "LABEL") {
+		return Spec{}, fmt.Errorf("device %q: want PARTLABEL=<name>, LABEL=<name> or /dev/<name>", s)
+	}
+	return Spec{Key: key, Value: value}, nil
+}
+
+// Config is what the kernel command line asks of the init.
+type Config struct {
+	OS Spec
+	// State is the STATE device; StateTmpfs keeps state in RAM instead.
+	State      Spec
+	StateTmpfs bool
+	Rescue     bool
+	Debug      bool
+}
+
+// ParseConfig reads the appliance.* keys of a kernel command line.
+// appliance.os is required; a missing appliance.state means tmpfs.
+func ParseConfig(cmdline string) (Config, error) {
+	args := bootparam.ParseCmdline(cmdline)
+	var c Config
+	osArg, ok := args[bootparam.ArgOS]
+	if !ok {
+		return c, fmt.Errorf("kernel command line has no %s=", bootparam.ArgOS)
+	}
+	var err error
+	if c.OS, err = ParseSpec(osArg); err != nil {
+		return c, fmt.Errorf("%s: %w", bootparam.ArgOS, err)
+	}
+	switch state, ok := args[bootparam.ArgState]; {
+	case !ok || state == bootparam.StateTmpfs:
+		c.StateTmpfs = true
+	default:
+		if c.State, err = ParseSpec(state); err != nil {
+			return c, fmt.Errorf("%s: %w", bootparam.ArgState, err)
+		}
+	}
+	c.Rescue = args[bootparam.ArgRescue] == "1"
+	c.Debug = args[bootparam.ArgDebug] == "1"
+	return c, nil
+}

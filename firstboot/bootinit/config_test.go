@@ -1,0 +1,43 @@
+package bootinit
+
+import "testing"
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		cmdline string
+		want    Config
+		wantErr string
+	}{
+		{
+			cmdline: "console=ttyS0 appliance.os=PARTLABEL=OS-A appliance.state=PARTLABEL=STATE appliance.rescue=1 quiet",
+			want:    Config{OS: Spec{"PARTLABEL", "OS-A"}, State: Spec{"PARTLABEL", "STATE"}, Rescue: true},
+		},
+		{
+			cmdline: "appliance.os=LABEL=OSIMG appliance.state=tmpfs appliance.debug=1",
+			want:    Config{OS: Spec{"LABEL", "OSIMG"}, StateTmpfs: true, Debug: true},
+		},
+		{
+			cmdline: "appliance.os=/dev/vda2\n",
+			want:    Config{OS: Spec{"PATH", "/dev/vda2"}, StateTmpfs: true},
+		},
+		{cmdline: "root=/dev/sda1 ro", wantErr: "kernel command line has no appliance.os="},
+		{cmdline: "appliance.os=UUID=1234", wantErr: `appliance.os: device "UUID=1234": want PARTLABEL=<name>, LABEL=<name> or /dev/<name>`},
+		{cmdline: "appliance.os=PARTLABEL=OS-A appliance.state=STATE", wantErr: `appliance.state: device "STATE": want PARTLABEL=<name>, LABEL=<name> or /dev/<name>`},
+		{cmdline: "appliance.os=PARTLABEL=", wantErr: `appliance.os: device "PARTLABEL=": want PARTLABEL=<name>, LABEL=<name> or /dev/<name>`},
+	}
+	for _, tt := range tests {
+		got, err := ParseConfig(tt.cmdline)
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("ParseConfig(%q) error = %v, want %q", tt.cmdline, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseConfig(%q) = %+v, %v; want %+v", tt.cmdline, got, err, tt.want)
+		}
+	}
+	if s := (Spec{"PARTLABEL", "OS-A"}).String(); s != "PARTLABEL=OS-A" {
+		t.Errorf("Spec.String() = %q", s)
+	}
+}

@@ -1,0 +1,103 @@
+// Package bootparam is the contract between the builder, which lays out the
+// boot media and writes the kernel command line, and the appliance's own
+// initramfs init, which reads them on the node.
+//
+// The builder imports this package; the init and firstboot import it too. It
+// holds names only, no logic beyond parsing, so it stays tiny.
+//
+// Kernel command line keys (all optional unless noted):
+//
+//	appliance.os=PARTLABEL=OS-A     where the OS image (squashfs) is (required)
+//	appliance.state=PARTLABEL=STATE where persistent state lives; "tmpfs" keeps it in RAM
+//	appliance.slot=a                which A/B slot booted (informational, for upgrades)
+//	appliance.rescue=1              on failure, start a rescue shell if the initramfs has one
+//	appliance.debug=1               verbose init output
+package bootparam
+
+import "strings"
+
+// GPT partition labels of the raw disk layout.
+const (
+	LabelESP   = "ESP"
+	LabelOSA   = "OS-A"
+	LabelOSB   = "OS-B"
+	LabelState = "STATE"
+)
+
+// Kernel command line keys.
+const (
+	ArgOS     = "appliance.os"
+	ArgState  = "appliance.state"
+	ArgSlot   = "appliance.slot"
+	ArgRescue = "appliance.rescue"
+	ArgDebug  = "appliance.debug"
+)
+
+// StateTmpfs as the value of appliance.state keeps state in RAM.
+const StateTmpfs = "tmpfs"
+
+// Paths inside the initramfs.
+const (
+	// InitramfsModuleOrder lists kernel module files (paths inside the
+	// initramfs), one per line, in an order where every module comes after
+	// the modules it depends on. The init loads them top to bottom.
+	InitramfsModuleOrder = "/etc/appliance/modules.order"
+	// InitramfsRescueShell is present when the image was built with a rescue shell.
+	InitramfsRescueShell = "/bin/sh"
+)
+
+// Paths in the booted system.
+const (
+	// StateMount is where the init leaves the STATE filesystem mounted for
+	// the booted system (it moves /run into the new root, systemd keeps it).
+	StateMount = "/run/appliance/state"
+)
+
+// Persistent is a path of the booted system that lives on STATE. The init
+// bind-mounts STATE's copy over the read-only image's. On the first boot a
+// directory is seeded from the image's content; a file is created by the
+// init (machine-id) or left for its owner to write.
+type Persistent struct {
+	Path  string
+	IsDir bool
+}
+
+// PersistentPaths are the paths that survive a reboot. Everything else under
+// / is the read-only OS image with a RAM overlay, so it resets at each boot.
+// SSH host keys live under /var/lib/appliance/ssh (an sshd_config.d snippet
+// points sshd there), so /etc/ssh itself stays the image's.
+var PersistentPaths = []Persistent{
+	{Path: "/var", IsDir: true},
+	{Path: "/etc/rancher", IsDir: true},
+	{Path: "/etc/machine-id", IsDir: false},
+}
+
+// ParseCmdline splits a kernel command line into key=value pairs. A key given
+// without "=" maps to "". Later keys win, as the kernel does for its own.
+// Quoted values ("a b") keep their spaces, without the quotes.
+func ParseCmdline(cmdline string) map[string]string {
+	args := map[string]string{}
+	var field strings.Builder
+	inQuote := false
+	flush := func() {
+		f := field.String()
+		field.Reset()
+		if f == "" {
+			return
+		}
+		key, value, _ := strings.Cut(f, "=")
+		args[key] = value
+	}
+	for _, r := range cmdline {
+		switch {
+		case r == '"':
+			inQuote = !inQuote
+		case (r == ' ' || r == '\t' || r == '\n') && !inQuote:
+			flush()
+		default:
+			field.WriteRune(r)
+		}
+	}
+	flush()
+	return args
+}

@@ -1,0 +1,91 @@
+// Command firstboot is the appliance's node agent. systemd runs
+// `firstboot run` on every boot, before K3s (see firstboot/payload); the
+// steps themselves live in firstboot/agent. This file only wires flags to
+// the library and maps errors to the exit code.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/ml-appliance/appliance/firstboot/agent"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(stderr, "firstboot: error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:               "firstboot",
+		Short:             "Configure this appliance node (run by firstboot.service on every boot)",
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.AddCommand(newRunCmd(), newVersionCmd())
+	return root
+}
+
+func newRunCmd() *cobra.Command {
+	var root string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the node agent's steps",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return agent.Run(cmd.Context(), agent.NewEnv(root, cmd.OutOrStdout()))
+		},
+	}
+	cmd.Flags().StringVar(&root, "root", "/", "host root directory (the kernel hostname is set only for /)")
+	return cmd
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "firstboot %s\n", buildVersion())
+			return nil
+		},
+	}
+}
+
+// buildVersion is the -X version, else the module version Go recorded,
+// else "(devel)".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,132 @@
+// Package nocloud reads a cloud-init NoCloud seed: a small vfat or iso9660
+// filesystem labelled CIDATA (or cidata) holding meta-data and user-data.
+//
+// It owns finding the seed device (labels are read from superblocks, with no
+// help from blkid or udev), mounting it read-only, and parsing the subset of
+// meta-data and #cloud-config user-data firstboot understands:
+//
+//	meta-data:  instance-id, local-hostname
+//	user-data:  hostname, fqdn, ssh_authorized_keys,
+//	            appliance: {role: server|agent}
+//
+// Other keys are reported as warnings, so an operator sees what was ignored.
+// Every path is taken under a root directory, so tests run against a fake
+// /sys and /dev in a temp dir.
+//
+// Usage:
+//
+//	seed, err := nocloud.Load(nocloud.Options{Root: "/", Mounter: nocloud.SysMounter{}})
+//	if errors.Is(err, nocloud.ErrNoSeed) { ... }
+package nocloud
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mounter mounts a filesystem read-only and unmounts it again.
+type Mounter interface {
+	MountReadOnly(device, dir, fstype string) error
+	Unmount(dir string) error
+}
+
+// SysMounter mounts with mount(2), read-only, nosuid, nodev, noexec.
+type SysMounter struct{}
+
+// MountReadOnly implements Mounter.
+func (SysMounter) MountReadOnly(device, dir, fstype string) error {
+	return unix.Mount(device, dir, fstype, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+}
+
+// Unmount implements Mounter.
+func (SysMounter) Unmount(dir string) error {
+	return unix.Unmount(dir, 0)
+}
+
+// Options configure Load.
+type Options struct {
+	// Root is the host root; /sys, /dev and /run are taken under it.
+	Root    string
+	Mounter Mounter
+}
+
+// Seed is what Load found.
+type Seed struct {
+	Device Device
+	Meta   MetaData
+	User   UserData
+	// Warnings name what was ignored (unsupported keys, missing files).
+	Warnings []string
+}
+
+// Load finds the seed device, mounts it read-only in a temp dir under
+// Root/run, reads and parses meta-data and user-data, and unmounts it. It
+// returns an error wrapping ErrNoSeed when no device carries a seed label.
+func Load(opts Options) (Seed, error) {
+	dev, err := FindDevice(opts.Root)
+	if err != nil {
+		return Seed{}, err
+	}
+	files, err := readSeedFiles(opts, dev)
+	if err != nil {
+		return Seed{}, err
+	}
+	seed := Seed{Device: dev}
+	for _, name := range []string{"meta-data", "user-data"} {
+		if _, ok := files[name]; !ok {
+			seed.Warnings = append(seed.Warnings, fmt.Sprintf("%s: missing on %s, treated as empty", name, dev.Path))
+		}
+	}
+	var warnings []string
+	if seed.Meta, warnings, err = ParseMetaData(files["meta-data"]); err != nil {
+		return Seed{}, fmt.Errorf("seed %s: %w", dev.Path, err)
+	}
+	seed.Warnings = append(seed.Warnings, warnings...)
+	if seed.User, warnings, err = ParseUserData(files["user-data"]); err != nil {
+		return Seed{}, fmt.Errorf("seed %s: %w", dev.Path, err)
+	}
+	seed.Warnings = append(seed.Warnings, warnings...)
+	return seed, nil
+}
+
+// readSeedFiles mounts dev and returns the meta-data and user-data it has.
+func readSeedFiles(opts Options, dev Device) (files map[string][]byte, err error) {
+	runDir := filepath.Join(opts.Root, "run")
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", runDir, err)
+	}
+	dir, err := os.MkdirTemp(runDir, "firstboot-cidata-")
+	if err != nil {
+		return nil, fmt.Errorf("create seed mount point: %w", err)
+	}
+	defer func() {
+		if rmErr := os.Remove(dir); rmErr != nil && err == nil {
+			err = fmt.Errorf("remove seed mount point %s: %w", dir, rmErr)
+		}
+	}()
+	source := filepath.Join(opts.Root, dev.Path)
+	if err := opts.Mounter.MountReadOnly(source, dir, dev.FSType); err != nil {
+		return nil, fmt.Errorf("mount seed %s (%s) on %s: %w", source, dev.FSType, dir, err)
+	}
+	defer func() {
+		if umErr := opts.Mounter.Unmount(dir); umErr != nil && err == nil {
+			err = fmt.Errorf("unmount seed %s: %w", dir, umErr)
+		}
+	}()
+	files = map[string][]byte{}
+	for _, name := range []string{"meta-data", "user-data"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read seed %s from %s: %w", name, dev.Path, err)
+		}
+		files[name] = data
+	}
+	return files, nil
+}
