@@ -51,7 +51,15 @@ func (b *pipeline) writeKernel(k kernel.Kernel) (string, error) {
 }
 
 // writeInitramfs builds <name>.initrd.
-func (b *pipeline) writeInitramfs(k kernel.Kernel) (string, error) {
+func (b *pipeline) writeInitramfs(k kernel.Kernel, tree *rootfs.Tree) (string, error) {
+	ir := b.site.OS.Initramfs
+	var shell string
+	if ir.RescueShell {
+		var err error
+		if shell, err = b.rescueShell(tree); err != nil {
+			return "", err
+		}
+	}
 	name := b.site.Metadata.Name + ".initrd"
 	init := b.agentPath("appliance-init")
 	digest, size, err := fileDigest(init)
@@ -63,7 +71,6 @@ func (b *pipeline) writeInitramfs(k kernel.Kernel) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create initramfs: %w", err)
 	}
-	ir := b.site.OS.Initramfs
 	defaults, absent, err := initramfs.Available(k, initramfs.DefaultModules)
 	if err != nil {
 		f.Close()
@@ -73,7 +80,7 @@ func (b *pipeline) writeInitramfs(k kernel.Kernel) (string, error) {
 		b.log.Info("kernel lacks some default early-boot modules; leaving them out", "kernel", k.Version, "modules", absent)
 	}
 	err = initramfs.Build(f, initramfs.Options{
-		Init: init, Kernel: k,
+		Init: init, Kernel: k, RescueShell: shell,
 		Modules:     append(defaults, ir.Modules...),
 		Compression: initramfs.Compression(ir.Compression), ModTime: b.modTime,
 	})

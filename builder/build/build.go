@@ -119,8 +119,11 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 	if in.Kernel, err = b.writeKernel(k); err != nil {
 		return nil, err
 	}
-	if in.Initramfs, err = b.writeInitramfs(k); err != nil {
+	if in.Initramfs, err = b.writeInitramfs(k, tree); err != nil {
 		return nil, err
+	}
+	if b.site.OS.Initramfs.RescueShell {
+		in.Cmdline = append(append([]string{}, in.Cmdline...), rescueCmdline)
 	}
 	if in.OSImage, err = b.writeOSImage(ctx, tree); err != nil {
 		return nil, err

@@ -23,19 +23,12 @@ func checkRawImage(t *testing.T, raw string) {
 	t.Helper()
 	dir := filepath.Dir(raw)
 	rep := readReport(t, dir)
-	var layout diskimage.Layout
 	found := map[string]bool{}
 	for _, a := range rep.Artifacts {
 		found[a.Kind] = true
 		p := filepath.Join(dir, a.Path)
 		if got := sha256File(t, p); got != a.SHA256 {
 			t.Errorf("report says %s has sha256 %s, file has %s", a.Path, a.SHA256, got)
-		}
-		if a.Kind == "raw" {
-			b, _ := json.Marshal(a.Details)
-			if err := json.Unmarshal(b, &layout); err != nil {
-				t.Fatalf("raw artifact details: %v", err)
-			}
 		}
 	}
 	for _, k := range []string{"raw", "os-image", "kernel", "initramfs"} {
@@ -56,19 +49,15 @@ func checkRawImage(t *testing.T, raw string) {
 	if out := run(t, "sgdisk", "-v", raw); !strings.Contains(out, "No problems found") {
 		t.Errorf("sgdisk -v:\n%s", out)
 	}
-	parts := map[string]diskimage.Partition{}
-	for _, p := range layout.Partitions {
-		parts[p.Label] = p
-	}
 	work := t.TempDir()
-	esp := extract(t, raw, parts[bootparam.LabelESP], filepath.Join(work, "esp.img"))
+	esp := extract(t, raw, partition(t, dir, bootparam.LabelESP), filepath.Join(work, "esp.img"))
 	run(t, "fsck.fat", "-n", esp)
 	for _, f := range []string{"::/EFI/BOOT/BOOTX64.EFI", "::/loader/entries/appliance-a.conf", "::/appliance/a/vmlinuz", "::/appliance/a/initrd.img"} {
 		run(t, "mdir", "-i", esp, f)
 	}
-	state := extract(t, raw, parts[bootparam.LabelState], filepath.Join(work, "state.img"))
+	state := extract(t, raw, partition(t, dir, bootparam.LabelState), filepath.Join(work, "state.img"))
 	run(t, "e2fsck", "-fn", state)
-	osA := extract(t, raw, parts[bootparam.LabelOSA], filepath.Join(work, "os-a.img"))
+	osA := extract(t, raw, partition(t, dir, bootparam.LabelOSA), filepath.Join(work, "os-a.img"))
 	if out := run(t, "unsquashfs", "-s", osA); !strings.Contains(out, "Found a valid SQUASHFS 4:0 superblock") {
 		t.Errorf("unsquashfs -s on OS-A:\n%s", out)
 	}
@@ -95,6 +84,29 @@ func readReport(t *testing.T, dir string) report.Report {
 		t.Fatalf("%s: %v", report.FileName, err)
 	}
 	return r
+}
+
+// partition returns the partition labelled label from the raw disk the
+// report in dir describes.
+func partition(t *testing.T, dir, label string) diskimage.Partition {
+	t.Helper()
+	for _, a := range readReport(t, dir).Artifacts {
+		if a.Kind != "raw" {
+			continue
+		}
+		var layout diskimage.Layout
+		b, _ := json.Marshal(a.Details)
+		if err := json.Unmarshal(b, &layout); err != nil {
+			t.Fatalf("raw artifact details: %v", err)
+		}
+		for _, p := range layout.Partitions {
+			if p.Label == label {
+				return p
+			}
+		}
+	}
+	t.Fatalf("report in %s lists no partition %q", dir, label)
+	return diskimage.Partition{}
 }
 
 // extract copies one partition of raw into its own file.

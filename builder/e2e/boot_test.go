@@ -183,3 +183,5 @@ func TestDefaultKernelBootsUnlistedNodeAsAgent(t *testing.T) {
 	t.Logf("linux-image-amd64: firstboot done %.1fs after QEMU started", time.Since(start).Seconds())
 	vm.Kill()
 }
+
+func regexpMust(pattern string) *regexp.Regexp { return regexp.MustCompile(pattern) }

@@ -104,9 +104,13 @@ func seed(o PersistOptions, p bootparam.Persistent, state string) (bool, error) 
 	default:
 		return false, nil
 	}
+	// Flush the seed before it takes its final name, and the rename after:
+	// a power cut must leave either no copy or a complete one.
+	unix.Sync()
 	if err := os.Rename(tmp, state); err != nil {
 		return false, err
 	}
+	unix.Sync()
 	return true, nil
 }
 

@@ -53,8 +53,8 @@ func TestUnit(t *testing.T) {
 		"Before=k3s.service k3s-agent.service ssh.service",
 		"Type=oneshot",
 		"RemainAfterExit=yes",
-		"ExecStart=" + BinaryPath + " run",
-		"StandardOutput=journal+console",
+		"ExecStart=" + BinaryPath + " run --console /dev/console",
+		"StandardOutput=journal",
 		"WantedBy=multi-user.target",
 	} {
 		if !lines[want] {

@@ -47,6 +47,7 @@ type Options struct {
 // VM is a running QEMU.
 type VM struct {
 	cmd     *exec.Cmd
+	stdin   io.WriteCloser
 	args    []string
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -68,7 +69,11 @@ func Start(ctx context.Context, workDir string, o Options) (*VM, error) {
 		return nil, err
 	}
 	cmd.Stderr = cmd.Stdout
-	vm := &VM{cmd: cmd, args: args}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	vm := &VM{cmd: cmd, args: args, stdin: stdin}
 	vm.cond = sync.NewCond(&vm.mu)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start qemu: %w\n%s", err, vm.CommandLine())
@@ -144,6 +149,12 @@ func (vm *VM) read(r io.Reader, tee io.Writer) {
 	vm.exited, vm.waitErr = true, werr
 	vm.cond.Broadcast()
 	vm.mu.Unlock()
+}
+
+// Send types s on the serial console.
+func (vm *VM) Send(s string) error {
+	_, err := io.WriteString(vm.stdin, s)
+	return err
 }
 
 // CommandLine is the shell command that reproduces this VM.

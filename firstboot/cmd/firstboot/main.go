@@ -53,17 +53,43 @@ func newRootCmd() *cobra.Command {
 }
 
 func newRunCmd() *cobra.Command {
-	var root string
+	var root, console string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the node agent's steps",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return agent.Run(cmd.Context(), agent.NewEnv(root, cmd.OutOrStdout()))
+			out := cmd.OutOrStdout()
+			var con io.Writer
+			if console != "" {
+				f, err := os.OpenFile(console, os.O_WRONLY|os.O_APPEND|syscall.O_NOCTTY, 0)
+				if err != nil {
+					return fmt.Errorf("open console %s: %w", console, err)
+				}
+				defer f.Close()
+				con = bestEffort{f}
+				out = io.MultiWriter(out, con)
+			}
+			err := agent.Run(cmd.Context(), agent.NewEnv(root, out))
+			if err != nil && con != nil {
+				fmt.Fprintf(con, "firstboot: error: %v\n", err)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&root, "root", "/", "host root directory (the kernel hostname is set only for /)")
+	cmd.Flags().StringVar(&console, "console", "",
+		"also write each line to this terminal (the service passes /dev/console, so operators see plain `firstboot:` lines)")
 	return cmd
+}
+
+// bestEffort writes to w and ignores failures: a console that cannot be
+// written must not stop the agent, whose output also goes to the journal.
+type bestEffort struct{ w io.Writer }
+
+func (b bestEffort) Write(p []byte) (int, error) {
+	b.w.Write(p)
+	return len(p), nil
 }
 
 func newVersionCmd() *cobra.Command {

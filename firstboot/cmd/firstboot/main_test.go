@@ -12,10 +12,17 @@ import (
 func TestRunErrorExit(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	root := t.TempDir()
-	code := run(context.Background(), []string{"run", "--root", root}, &stdout, &stderr)
+	console := filepath.Join(t.TempDir(), "console")
+	if err := os.WriteFile(console, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code := run(context.Background(), []string{"run", "--root", root, "--console", console}, &stdout, &stderr)
 	want := "firstboot: error: step load-config: read node config: open " + filepath.Join(root, "etc/appliance/node.yaml") + ": no such file or directory\n"
 	if code != 1 || stderr.String() != want || stdout.Len() != 0 {
 		t.Errorf("code %d, stdout %q, stderr %q; want 1, \"\", %q", code, stdout.String(), stderr.String(), want)
+	}
+	if got, _ := os.ReadFile(console); string(got) != want {
+		t.Errorf("console got %q, want the error line %q", got, want)
 	}
 }
 
@@ -58,12 +65,20 @@ func TestRunFirstBoot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	console := filepath.Join(t.TempDir(), "console")
+	if err := os.WriteFile(console, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), []string{"run", "--root", root}, &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"run", "--root", root, "--console", console}, &stdout, &stderr); code != 0 {
 		t.Fatalf("code %d, stderr %q, stdout:\n%s", code, stderr.String(), stdout.String())
 	}
 	if !strings.HasSuffix(stdout.String(), "\nfirstboot: done role=server hostname=lab-123456\n") {
 		t.Errorf("stdout:\n%s", stdout.String())
+	}
+	// The console gets the same lines, unprefixed, as the journal's stdout.
+	if got, _ := os.ReadFile(console); string(got) != stdout.String() {
+		t.Errorf("console got:\n%s\nwant the stdout lines:\n%s", got, stdout.String())
 	}
 	if got, _ := os.ReadFile(filepath.Join(root, "etc/hostname")); string(got) != "lab-123456\n" {
 		t.Errorf("/etc/hostname = %q", got)

@@ -1,0 +1,56 @@
+package build
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+
+	"github.com/ml-appliance/appliance/builder/rootfs"
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+)
+
+// rescueShellPath is where Debian's busybox-static puts its binary
+// (/bin -> usr/bin in a merged-usr base).
+const rescueShellPath = "usr/bin/busybox"
+
+// rescueShell copies a static busybox from the base OS to scratch space for
+// the initramfs (as its /bin/sh: busybox picks the applet from argv[0]).
+// The initramfs has no C library, so a dynamically linked shell would not
+// start: that is an error here rather than a dead rescue shell on a node.
+func (b *pipeline) rescueShell(tree *rootfs.Tree) (string, error) {
+	data, err := fs.ReadFile(tree, rescueShellPath)
+	if err != nil {
+		return "", fmt.Errorf("os.initramfs.rescueShell: the base OS has no /%s (install busybox-static in the base): %w", rescueShellPath, err)
+	}
+	if err := checkStatic(data); err != nil {
+		return "", fmt.Errorf("os.initramfs.rescueShell: /%s: %w (install busybox-static, not busybox, in the base)", rescueShellPath, err)
+	}
+	dst := filepath.Join(b.scratchDir("rescue"), "busybox")
+	if err := writeStaged(dst, bytes.NewReader(data)); err != nil {
+		return "", fmt.Errorf("rescue shell: %w", err)
+	}
+	return dst, nil
+}
+
+// checkStatic fails unless data is an ELF executable without a program
+// interpreter (a dynamic loader).
+func checkStatic(data []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("not an ELF executable: %w", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			interp, _ := io.ReadAll(p.Open())
+			return fmt.Errorf("dynamically linked (needs %s)", bytes.TrimRight(interp, "\x00"))
+		}
+	}
+	return nil
+}
+
+// rescueCmdline is the kernel argument that lets the init start the shell.
+var rescueCmdline = bootparam.ArgRescue + "=1"
