@@ -8,8 +8,9 @@ CONFIG ?= configs/single-node.yaml
 OUTPUT ?= out/$(basename $(notdir $(CONFIG)))
 BASE_TAR := out/base/debian-bookworm.tar
 TESTASSETS := out/testassets
+# Every file in the artifacts carries this time: the last commit's, so a
+# rebuild of the same commit is byte-identical.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
-export SOURCE_DATE_EPOCH
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_STATIC := -trimpath -ldflags "-s -w -buildid= -X github.com/ml-appliance/appliance/builder/cli.version=$(VERSION)"
@@ -46,7 +47,7 @@ $(BASE_TAR): images/base/packages.txt images/base/build.sh
 
 ## image: everything above, then bake $(CONFIG) into $(OUTPUT)
 image: deps build base
-	bin/builder build --config $(CONFIG) --output $(OUTPUT)
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) bin/builder build --config $(CONFIG) --output $(OUTPUT)
 
 ## testassets: the real kernel package and base OS the boot tests use
 testassets: $(TESTASSETS)/linux-image-cloud-amd64.deb $(TESTASSETS)/base-debian-bookworm.tar

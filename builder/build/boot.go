@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/ml-appliance/appliance/builder/initramfs"
 	"github.com/ml-appliance/appliance/builder/kernel"
@@ -71,17 +73,14 @@ func (b *pipeline) writeInitramfs(k kernel.Kernel, tree *rootfs.Tree) (string, e
 	if err != nil {
 		return "", fmt.Errorf("create initramfs: %w", err)
 	}
-	defaults, absent, err := initramfs.Available(k, initramfs.DefaultModules)
+	modules, err := b.initramfsModules(k)
 	if err != nil {
 		f.Close()
 		return "", err
 	}
-	if len(absent) > 0 {
-		b.log.Info("kernel lacks some default early-boot modules; leaving them out", "kernel", k.Version, "modules", absent)
-	}
 	err = initramfs.Build(f, initramfs.Options{
 		Init: init, Kernel: k, RescueShell: shell,
-		Modules:     append(defaults, ir.Modules...),
+		Modules:     modules,
 		Compression: initramfs.Compression(ir.Compression), ModTime: b.modTime,
 	})
 	if cerr := f.Close(); err == nil {
@@ -91,6 +90,32 @@ func (b *pipeline) writeInitramfs(k kernel.Kernel, tree *rootfs.Tree) (string, e
 		return "", fmt.Errorf("build initramfs: %w", err)
 	}
 	return b.dir.Path(name), b.describe("initramfs", name)
+}
+
+// initramfsModules is what the initramfs loads: the default early-boot
+// drivers this kernel has (a kernel without USB storage still boots from
+// disk), the essential filesystems, which it must have, and the operator's
+// modules, which must exist too (the packer fails on those it cannot find).
+func (b *pipeline) initramfsModules(k kernel.Kernel) ([]string, error) {
+	present, absent, err := initramfs.Available(k, initramfs.DefaultModules)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, m := range absent {
+		if slices.Contains(initramfs.EssentialModules, m) {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("kernel %s cannot boot an appliance: it has neither a module nor a built-in for %s",
+			k.Version, strings.Join(missing, ", "))
+	}
+	if len(absent) > 0 {
+		b.log.Info("kernel lacks some default early-boot drivers; leaving them out", "kernel", k.Version, "modules", absent)
+	}
+	modules := append([]string{}, present...) // never nil: nil means "the defaults" to the packer
+	return append(modules, b.site.OS.Initramfs.Modules...), nil
 }
 
 // writeOSImage streams the tree into tar2sqfs to make <name>.squashfs.

@@ -46,8 +46,18 @@ func makeSquashfs(t *testing.T, files map[string]string) string {
 		}
 	}
 	img := filepath.Join(dir, "os.sqfs")
-	run(t, "mksquashfs", root, img, "-quiet", "-no-progress", "-noappend",
+	// mksquashfs refuses -all-time/-mkfs-time when SOURCE_DATE_EPOCH is set
+	// (as it is under `make`), so the fixture runs without it.
+	cmd := exec.Command("mksquashfs", root, img, "-quiet", "-no-progress", "-noappend",
 		"-all-root", "-all-time", "0", "-mkfs-time", "0")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
 	return img
 }
 

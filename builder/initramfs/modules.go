@@ -29,6 +29,11 @@ var DefaultModules = []string{
 	"loop", "overlay",
 }
 
+// EssentialModules are the DefaultModules every appliance kernel must
+// provide (as modules or built in): the filesystems the init mounts to boot
+// at all. The rest of DefaultModules are drivers a given kernel may lack.
+var EssentialModules = []string{"squashfs", "overlay", "ext4"}
+
 // moduleSuffixes are the file name endings of kernel modules, compressed or not.
 var moduleSuffixes = []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"}
 

@@ -3,15 +3,12 @@ package kernel
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
 type tarEntry struct {
@@ -30,49 +27,15 @@ var debEntries = []tarEntry{
 }
 
 func makeTar(t *testing.T, entries []tarEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link, Size: int64(len(e.body))}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
+	fixture := make([]testfixture.TarEntry, len(entries))
+	for i, e := range entries {
+		fixture[i] = testfixture.TarEntry{Name: e.name, Body: e.body, Link: e.link, Type: e.typ, Mode: e.mode}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testfixture.Tar(t, fixture...)
 }
 
 func compress(t *testing.T, ext string, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	var w io.WriteCloser
-	var err error
-	switch ext {
-	case "":
-		return data
-	case ".gz":
-		w = gzip.NewWriter(&buf)
-	case ".xz":
-		w, err = xz.NewWriter(&buf)
-	case ".zst":
-		w, err = zstd.NewWriter(&buf)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testfixture.Compress(t, ext, data)
 }
 
 // makeDeb writes an ar archive with the given members, padding odd sizes
