@@ -48,6 +48,7 @@ func newBuildCmd() *cobra.Command {
 				return err
 			}
 			opts.ConfigPath = config
+			opts.Version = version
 			opts.Warnings = warnings
 			opts.Logger = newLogger(cmd.ErrOrStderr(), verbose)
 			rep, err := build.Run(cmd.Context(), s, opts)
