@@ -106,7 +106,7 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.completeRootfs(tree, k); err != nil {
+	if err := b.completeRootfs(ctx, tree, k); err != nil {
 		return nil, err
 	}
 	in := output.Inputs{

@@ -230,3 +230,41 @@ func TestKernelWithoutEssentialFilesystemsIsRejected(t *testing.T) {
 	}
 	assertEmpty(t, out)
 }
+
+func TestK3sFromLocalFilesIsPlacedInTheOSImage(t *testing.T) {
+	work := t.TempDir()
+	base := filepath.Join(work, "base.tar")
+	if err := os.WriteFile(base, fakeBase(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Stand-ins for a K3s release's binary and airgap archive.
+	bin := filepath.Join(work, "k3s")
+	airgap := filepath.Join(work, "k3s-airgap-images-amd64.tar.zst")
+	for p, body := range map[string]string{bin: "#!/bin/sh\necho stand-in k3s\n", airgap: "stand-in archive"} {
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := testSite(site.Base{Rootfs: base})
+	s.K3s = site.K3s{Binary: bin, Airgap: airgap}
+	rep, err := runBuild(t, s, filepath.Join(work, "out"), filepath.Join(work, "cache"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"k3s", "k3s-airgap-images"} {
+		if in := input(rep, name); !strings.HasPrefix(in.Digest, "sha256:") {
+			t.Errorf("report input %q: %+v", name, in)
+		}
+	}
+	listing := unsquashfsList(t, filepath.Join(work, "out", "lab.squashfs"))
+	for _, want := range []string{
+		"/usr/local/bin/k3s", "/usr/local/bin/kubectl", "/usr/local/bin/crictl", "/usr/local/bin/ctr",
+		"/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst",
+		"/var/lib/rancher/k3s/agent/images/.cache.json",
+		"/etc/systemd/system/k3s.service", "/etc/systemd/system/k3s-agent.service",
+	} {
+		if !strings.Contains(listing, "\n"+want+"\n") {
+			t.Errorf("OS image lacks %s", want)
+		}
+	}
+}

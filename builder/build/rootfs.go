@@ -23,8 +23,9 @@ var stripFromBase = []string{
 
 // completeRootfs turns the base into the appliance's root filesystem: node
 // identity removed, kernel modules of a separately supplied kernel added,
-// overlays, the firstboot agent and the baked node config on top.
-func (b *pipeline) completeRootfs(tree *rootfs.Tree, k kernel.Kernel) error {
+// K3s, then overlays (so an operator can override any of it), the firstboot
+// agent and the baked node config on top.
+func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kernel.Kernel) error {
 	for _, pattern := range stripFromBase {
 		if _, err := tree.Remove(pattern); err != nil {
 			return fmt.Errorf("strip %s from base: %w", pattern, err)
@@ -40,6 +41,9 @@ func (b *pipeline) completeRootfs(tree *rootfs.Tree, k kernel.Kernel) error {
 			rootfs.DirOptions{Origin: "kernel"}); err != nil {
 			return fmt.Errorf("add kernel modules: %w", err)
 		}
+	}
+	if err := b.addK3s(ctx, tree); err != nil {
+		return err
 	}
 	for _, o := range b.site.OS.Overlays {
 		if err := tree.AddDir(o, "/", rootfs.DirOptions{Origin: "overlay:" + o}); err != nil {

@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ml-appliance/appliance/builder/atomicfile"
 )
 
 // Platform is the only platform the appliance runs.
@@ -228,5 +230,5 @@ func (c *Cache) writeRef(rec refRecord) error {
 	if err != nil {
 		return err
 	}
-	return c.writeFileAtomic(c.refPath(rec.Ref), append(raw, '\n'))
+	return atomicfile.Write(c.refPath(rec.Ref), append(raw, '\n'), 0o644)
 }

@@ -10,6 +10,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ml-appliance/appliance/builder/atomicfile"
 )
 
 // addToIndex lists desc in the OCI layout's index.json (once per digest,
@@ -17,7 +19,7 @@ import (
 func (c *Cache) addToIndex(desc v1.Descriptor) error {
 	layoutFile := filepath.Join(c.opts.Dir, "oci-layout")
 	if _, err := os.Stat(layoutFile); errors.Is(err, os.ErrNotExist) {
-		if err := c.writeFileAtomic(layoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		if err := atomicfile.Write(layoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 			return err
 		}
 	}
@@ -37,26 +39,5 @@ func (c *Cache) addToIndex(desc v1.Descriptor) error {
 	if err != nil {
 		return err
 	}
-	return c.writeFileAtomic(indexFile, raw)
-}
-
-// writeFileAtomic writes data to a temp file in the cache and renames it
-// to path.
-func (c *Cache) writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Join(c.opts.Dir, "tmp"), "file-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(indexFile, raw, 0o644)
 }

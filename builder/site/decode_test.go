@@ -51,8 +51,8 @@ func TestDecodeErrors(t *testing.T) {
 		want: `site.yaml:6: os.kernal: unknown field (did you mean "kernel"?)`,
 	}, {
 		name: "unknown key without suggestion",
-		data: valid + "k3s:\n  version: v1.30.0+k3s1\n",
-		want: `site.yaml:11: k3s: unknown field`,
+		data: valid + "platform:\n  minio: {enabled: true}\n",
+		want: `site.yaml:11: platform: unknown field`,
 	}, {
 		name: "suggestion ignores case",
 		data: strings.Replace(valid, "cluster:\n", "cluster:\n  defaultrole: agent\n", 1),

@@ -43,6 +43,7 @@ type Site struct {
 	OS      OS      `yaml:"os"`
 	Cluster Cluster `yaml:"cluster"`
 	Outputs Outputs `yaml:"outputs"`
+	K3s     K3s     `yaml:"k3s"`
 
 	// File is the config file as the caller named it (used in messages).
 	File string `yaml:"-"`
@@ -63,7 +64,7 @@ type (
 
 // sections lists the sections in file order.
 func (s *Site) sections() []any {
-	return []any{&s.Metadata, &s.OS, &s.Cluster, &s.Outputs}
+	return []any{&s.Metadata, &s.OS, &s.Cluster, &s.Outputs, &s.K3s}
 }
 
 // Load reads a site config, decodes it strictly, sets defaults and validates

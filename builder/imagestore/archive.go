@@ -1,0 +1,155 @@
+package imagestore
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// WriteOptions configures an archive.
+type WriteOptions struct {
+	// ModTime is every tar entry's mtime (derive it from
+	// SOURCE_DATE_EPOCH); the Unix epoch when zero.
+	ModTime time.Time
+}
+
+// Write writes images as one OCI archive: an OCI image layout (oci-layout,
+// index.json, blobs/sha256/...) in a tar with sorted entries, mtimes from
+// opts and root owners. index.json lists each image under its containerd
+// name and, for tagged names, also under repository@<registry digest>. A
+// blob shared by several images is written once. Every blob's digest and
+// size are checked as it is written; on a mismatch Write fails naming the
+// blob, and what was written to w must be discarded.
+//
+// The caller decides how images are grouped into archives.
+func Write(w io.Writer, images []Image, opts WriteOptions) error {
+	descs, blobs, err := plan(images)
+	if err != nil {
+		return err
+	}
+	index, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs})
+	if err != nil {
+		return fmt.Errorf("index.json: %w", err)
+	}
+	mtime := opts.ModTime
+	if mtime.IsZero() {
+		mtime = time.Unix(0, 0)
+	}
+	tw := &tarWriter{tw: tar.NewWriter(w), mtime: mtime.UTC().Truncate(time.Second)}
+	if err := errors.Join(tw.dir("blobs/"), tw.dir("blobs/sha256/")); err != nil {
+		return err
+	}
+	for _, b := range blobs {
+		if err := tw.blob(b); err != nil {
+			return fmt.Errorf("image %s: blob %s: %w", b.image, b.digest, err)
+		}
+	}
+	if err := tw.file("index.json", index); err != nil {
+		return err
+	}
+	if err := tw.file("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		return err
+	}
+	return tw.tw.Close()
+}
+
+// WriteFile writes the archive to a temp file beside path and renames it
+// to path only when it is complete.
+func WriteFile(path string, images []Image, opts WriteOptions) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write image archive %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	err = Write(tmp, images, opts)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write image archive %s: %w", path, err)
+	}
+	return nil
+}
+
+type tarWriter struct {
+	tw    *tar.Writer
+	mtime time.Time
+}
+
+func (t *tarWriter) header(name string, typ byte, mode, size int64) error {
+	return t.tw.WriteHeader(&tar.Header{Typeflag: typ, Name: name, Mode: mode, Size: size,
+		ModTime: t.mtime, Format: tar.FormatPAX})
+}
+
+func (t *tarWriter) dir(name string) error {
+	if err := t.header(name, tar.TypeDir, 0o755, 0); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func (t *tarWriter) file(name string, data []byte) error {
+	if err := t.header(name, tar.TypeReg, 0o644, int64(len(data))); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if _, err := t.tw.Write(data); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// blob writes b under blobs/sha256/, checking its digest and size as the
+// content passes.
+func (t *tarWriter) blob(b *blob) error {
+	if b.digest.Algorithm != "sha256" {
+		return fmt.Errorf("unsupported digest algorithm %q", b.digest.Algorithm)
+	}
+	var r io.Reader
+	if b.raw != nil {
+		r = bytes.NewReader(b.raw)
+	} else {
+		rc, err := b.open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		r = rc
+	}
+	if err := t.header("blobs/sha256/"+b.digest.Hex, tar.TypeReg, 0o644, b.size); err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(t.tw, h), io.LimitReader(r, b.size))
+	if err != nil {
+		return err
+	}
+	extra, err := io.Copy(io.Discard, r)
+	if err != nil {
+		return err
+	}
+	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if n+extra != b.size {
+		return fmt.Errorf("content is %d bytes, want %d", n+extra, b.size)
+	}
+	if got != b.digest.String() {
+		return fmt.Errorf("content is %s", got)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package k3s
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/ml-appliance/appliance/builder/rootfs"
+)
+
+// Paths in the root filesystem (relative to its root).
+const (
+	// BinDir holds k3s and its links (install.sh's default BIN_DIR).
+	BinDir = "usr/local/bin"
+	// ImagesDir is where K3s imports image archives from at start:
+	// <data-dir>/agent/images with the default data dir /var/lib/rancher/k3s
+	// (k3s-io/k3s pkg/agent/config/config.go: nodeConfig.Images =
+	// filepath.Join(envInfo.DataDir, "agent", "images")).
+	ImagesDir = "var/lib/rancher/k3s/agent/images"
+	// ImportCache is K3s's record of imported archives (size and mtime).
+	// K3s keeps it only if the file exists, and then imports an archive
+	// once instead of at every start (k3s-io/docs add-ons/import-images.md,
+	// "Conditional Image Imports": "create a .cache.json file in the images
+	// directory"; k3s-io/k3s pkg/agent/containerd, the change "only import
+	// tarballs that have changed ... opted into by touching a .cache.json").
+	ImportCache = ImagesDir + "/.cache.json"
+	// SystemdDir holds the units and their env files (install.sh's default
+	// SYSTEMD_DIR).
+	SystemdDir = "etc/systemd/system"
+)
+
+// Links are the commands install.sh's create_symlinks points at k3s
+// (ln -sf k3s ${BIN_DIR}/${cmd}: a relative link).
+var Links = []string{"kubectl", "crictl", "ctr"}
+
+// origin names what Place adds in the tree's origins.
+const origin = "k3s"
+
+// Place adds the release to tree: the binary and its links, the airgap
+// archive with an empty import cache beside it, and the k3s (server) and
+// k3s-agent units with their empty env files. No unit is enabled.
+func Place(tree *rootfs.Tree, r Release) error {
+	if r.Binary == nil || r.Airgap == nil || r.AirgapName == "" || path.Base(r.AirgapName) != r.AirgapName {
+		return errors.New("place k3s: incomplete release (binary, airgap archive and its name are required)")
+	}
+	opts := rootfs.FileOptions{Origin: origin}
+	files := []struct {
+		name string
+		mode fs.FileMode
+		host string
+		data []byte
+	}{
+		{name: path.Join(BinDir, "k3s"), mode: 0o755, host: r.Binary.Path()},
+		{name: path.Join(ImagesDir, r.AirgapName), mode: 0o644, host: r.Airgap.Path()},
+		{name: ImportCache, mode: 0o644, data: []byte{}},
+		{name: path.Join(SystemdDir, ServerService), mode: 0o644, data: unit(ServerService, "server")},
+		{name: path.Join(SystemdDir, AgentService), mode: 0o644, data: unit(AgentService, "agent")},
+		// install.sh create_env_file: touch, chmod 0600, then the K3S_*,
+		// CONTAINERD_* and proxy variables of the installing shell (none
+		// here).
+		{name: path.Join(SystemdDir, ServerService+".env"), mode: 0o600, data: []byte{}},
+		{name: path.Join(SystemdDir, AgentService+".env"), mode: 0o600, data: []byte{}},
+	}
+	for _, f := range files {
+		var err error
+		if f.host != "" {
+			err = tree.AddFileFrom(f.name, f.mode, f.host, opts)
+		} else {
+			err = tree.AddFile(f.name, f.mode, f.data, opts)
+		}
+		if err != nil {
+			return fmt.Errorf("place k3s: %w", err)
+		}
+	}
+	for _, l := range Links {
+		if err := tree.AddSymlink(path.Join(BinDir, l), "k3s", opts); err != nil {
+			return fmt.Errorf("place k3s: %w", err)
+		}
+	}
+	return nil
+}
