@@ -17,10 +17,10 @@ GOFLAGS_STATIC := -trimpath -ldflags "-s -w -buildid= -X github.com/ml-appliance
 
 # Debian packages the build and the tests run.
 HOST_PACKAGES := squashfs-tools-ng squashfs-tools mmdebstrap e2fsprogs dosfstools mtools gdisk \
-	qemu-system-x86 ovmf cpio zstd xorriso fdisk ca-certificates containerd
+	qemu-system-x86 ovmf cpio zstd xorriso fdisk ca-certificates containerd kmod
 # Any one of these missing means the host packages need installing.
 HOST_COMMANDS := tar2sqfs unsquashfs mmdebstrap mkfs.ext4 e2fsck fsck.fat mcopy sgdisk \
-	qemu-system-x86_64 cpio zstd containerd ctr
+	qemu-system-x86_64 cpio zstd containerd ctr depmod
 
 .PHONY: all build image base deps testassets test test-short bench lint clean
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,6 +29,13 @@ func (b *pipeline) kernel(ctx context.Context, tree *rootfs.Tree) (kernel.Kernel
 		k, err := kernel.FromDeb(path, b.kernelDebDir)
 		if err != nil {
 			return kernel.Kernel{}, fmt.Errorf("kernel from %s: %w", deb, err)
+		}
+		// A kernel package ships no module index: Debian's postinst runs
+		// depmod. Without it the booted system's modprobe (and udev's
+		// driver loading) finds nothing.
+		out, err := exec.CommandContext(ctx, "depmod", "-b", b.kernelDebDir, k.Version).CombinedOutput()
+		if err != nil {
+			return kernel.Kernel{}, fmt.Errorf("depmod for kernel %s from %s: %w: %s", k.Version, deb, err, out)
 		}
 		return k, nil
 	}

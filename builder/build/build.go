@@ -169,5 +169,5 @@ func HostTools() []doctor.Tool {
 	for _, cmd := range diskimage.HostTools {
 		tools = append(tools, doctor.Tool{Command: cmd, Package: "e2fsprogs", Purpose: "make the STATE filesystem"})
 	}
-	return tools
+	return append(tools, doctor.Tool{Command: "depmod", Package: "kmod", Purpose: "index the modules of a kernel .deb"})
 }

@@ -21,6 +21,13 @@ var stripFromBase = []string{
 	"var/lib/dbus/machine-id",
 }
 
+// replacedKernel is what a base's own kernel consists of, dropped when
+// os.kernel.deb supplies another.
+var replacedKernel = []string{
+	"boot/vmlinuz-*", "boot/config-*", "boot/System.map-*", "vmlinuz", "vmlinuz.old",
+	"usr/lib/modules/*",
+}
+
 // completeRootfs turns the base into the appliance's root filesystem: node
 // identity removed, kernel modules of a separately supplied kernel added,
 // K3s, then overlays (so an operator can override any of it), the firstboot
@@ -37,6 +44,13 @@ func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kern
 		return err
 	}
 	if b.site.OS.Kernel.Deb != "" {
+		// The .deb's kernel replaces the base's: drop the base's kernel and
+		// its modules (tens of MB the appliance would never load).
+		for _, pattern := range replacedKernel {
+			if _, err := tree.Remove(pattern); err != nil {
+				return fmt.Errorf("drop the base's kernel (%s): %w", pattern, err)
+			}
+		}
 		if err := tree.AddDir(filepath.Join(b.kernelDebDir, filepath.FromSlash(k.ModulesDir)), "usr/lib/modules/"+k.Version,
 			rootfs.DirOptions{Origin: "kernel"}); err != nil {
 			return fmt.Errorf("add kernel modules: %w", err)

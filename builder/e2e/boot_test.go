@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,12 @@ func TestSingleNodeBootsAndKeepsState(t *testing.T) {
 	build(t, config, out)
 	raw := filepath.Join(out, "single-node.raw")
 	checkRawImage(t, raw)
+	// The cloud kernel replaced the base's: only its modules are in the image.
+	listing := run(t, "unsquashfs", "-l", "-d", "", filepath.Join(out, "single-node.squashfs"))
+	if !strings.Contains(listing, "-cloud-amd64/modules.dep\n") || strings.Contains(listing, "/boot/vmlinuz-") ||
+		regexp.MustCompile(`/usr/lib/modules/[^/]*[0-9]-amd64/`).MatchString(listing) {
+		t.Errorf("OS image should hold the cloud kernel's modules and none of the base kernel's")
+	}
 
 	disk := filepath.Join(work, "disk.raw")
 	run(t, "cp", "--sparse=always", raw, disk)
