@@ -153,7 +153,11 @@ func (b *pipeline) bootloader(tree *rootfs.Tree) (string, error) {
 		return "", fmt.Errorf("bootloader: the base OS has no /%s (install systemd-boot-efi in the base, or set os.bootloader.efi): %w", baseBootloaderPath, err)
 	}
 	defer src.Close()
-	dst := b.scratchDir("bootloader") + "/systemd-bootx64.efi"
+	dir, err := b.scratchDir("bootloader")
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, "systemd-bootx64.efi")
 	if err := writeStaged(dst, src); err != nil {
 		return "", fmt.Errorf("bootloader: %w", err)
 	}

@@ -20,11 +20,13 @@ func (b *pipeline) addInput(name, source, digest string, size int64) {
 // agentPath is the path of a node-side binary in the agent directory.
 func (b *pipeline) agentPath(name string) string { return filepath.Join(b.opts.AgentDir, name) }
 
-// scratchDir returns a fresh directory in the build's scratch space.
-func (b *pipeline) scratchDir(name string) string {
+// scratchDir returns a directory in the build's scratch space.
+func (b *pipeline) scratchDir(name string) (string, error) {
 	p := filepath.Join(b.scratch, name)
-	os.MkdirAll(p, 0o700)
-	return p
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		return "", fmt.Errorf("scratch space: %w", err)
+	}
+	return p, nil
 }
 
 // fileDigest returns "sha256:<hex>" and the size of a host file.

@@ -28,7 +28,11 @@ func (b *pipeline) rescueShell(tree *rootfs.Tree) (string, error) {
 	if err := checkStatic(data); err != nil {
 		return "", fmt.Errorf("os.initramfs.rescueShell: /%s: %w (install busybox-static, not busybox, in the base)", rescueShellPath, err)
 	}
-	dst := filepath.Join(b.scratchDir("rescue"), "busybox")
+	dir, err := b.scratchDir("rescue")
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, "busybox")
 	if err := writeStaged(dst, bytes.NewReader(data)); err != nil {
 		return "", fmt.Errorf("rescue shell: %w", err)
 	}

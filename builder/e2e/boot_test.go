@@ -30,7 +30,8 @@ func bootOptions(t *testing.T, disk, mac string) vmtest.Options {
 	}
 }
 
-// consoleLog saves the console of each boot for a failed test's reader.
+// consoleLog records the console of each boot; when the test fails, its
+// last lines go into the test's output (the temp dir is removed after).
 func consoleLog(t *testing.T) *os.File {
 	f, err := os.Create(filepath.Join(t.TempDir(), "console.log"))
 	if err != nil {
@@ -38,11 +39,18 @@ func consoleLog(t *testing.T) *os.File {
 	}
 	t.Cleanup(func() {
 		f.Close()
-		if t.Failed() {
-			if b, err := os.ReadFile(f.Name()); err == nil && len(b) > 0 {
-				t.Logf("console of this boot: %d bytes (in %s)", len(b), f.Name())
-			}
+		if !t.Failed() {
+			return
 		}
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			return
+		}
+		lines := strings.Split(strings.ReplaceAll(string(b), "\r", ""), "\n")
+		if len(lines) > 150 {
+			lines = lines[len(lines)-150:]
+		}
+		t.Logf("last console lines of this boot:\n%s", strings.Join(lines, "\n"))
 	})
 	return f
 }

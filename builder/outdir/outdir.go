@@ -4,7 +4,8 @@
 // directory (".staging-<random>"). Commit renames each staged file to its
 // final name (rename within one filesystem is atomic) and removes the staging
 // directory. An interrupted build therefore leaves no file under a final
-// name; its stale staging directory is removed by the next build.
+// name; its stale staging directory is removed by the next build. So two
+// builds must not write into the same output directory at the same time.
 package outdir
 
 import (
