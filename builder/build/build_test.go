@@ -259,7 +259,8 @@ func TestK3sFromLocalFilesIsPlacedInTheOSImage(t *testing.T) {
 	listing := unsquashfsList(t, filepath.Join(work, "out", "lab.squashfs"))
 	for _, want := range []string{
 		"/usr/local/bin/k3s", "/usr/local/bin/kubectl", "/usr/local/bin/crictl", "/usr/local/bin/ctr",
-		"/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst",
+		"/usr/lib/appliance/k3s/images/k3s-airgap-images-amd64.tar.zst",
+		"/usr/lib/appliance/k3s/images/images.sha256",
 		"/var/lib/rancher/k3s/agent/images/.cache.json",
 		"/etc/systemd/system/k3s.service", "/etc/systemd/system/k3s-agent.service",
 	} {

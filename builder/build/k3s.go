@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"github.com/ml-appliance/appliance/builder/k3s"
 	"github.com/ml-appliance/appliance/builder/rootfs"
@@ -21,11 +20,7 @@ func (b *pipeline) addK3s(ctx context.Context, tree *rootfs.Tree) error {
 		return err
 	}
 	b.log.Info("fetching K3s", "version", b.site.K3s.Version)
-	rel, err := k3s.Fetch(ctx, c, b.site.K3s, k3s.FetchOptions{
-		RecordDir: filepath.Join(b.opts.CacheDir, "k3s"),
-		Offline:   b.opts.Offline,
-		Logger:    b.log,
-	})
+	rel, err := k3s.Fetch(ctx, c, b.site.K3s, k3s.FetchOptions{Logger: b.log})
 	if err != nil {
 		return fmt.Errorf("k3s: %w", err)
 	}

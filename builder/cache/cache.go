@@ -5,7 +5,9 @@
 //
 // The directory is also an OCI image layout (index.json, oci-layout): image
 // layers share the one blob store, so a layer used by many images is stored
-// once. refs/ remembers which digest each image reference resolved to.
+// once. refs/ remembers which digest each image reference resolved to (and
+// the multi-platform index the registry served, kept as a blob too); urls/
+// remembers the digest of each unpinned URL's content (Cache.Unpinned).
 //
 // Every read verifies: a hit is hashed before use, and Blob.Open checks the
 // digest again as the content is read. A corrupt entry is removed and
@@ -71,7 +73,7 @@ func New(opts Options) (*Cache, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	for _, d := range []string{blobDir(opts.Dir), filepath.Join(opts.Dir, "tmp"), filepath.Join(opts.Dir, "refs")} {
+	for _, d := range []string{blobDir(opts.Dir), filepath.Join(opts.Dir, "tmp"), filepath.Join(opts.Dir, "refs"), filepath.Join(opts.Dir, "urls")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("cache %s: %w", opts.Dir, err)
 		}
@@ -169,13 +171,19 @@ func (c *Cache) lookup(d v1.Hash) (*Blob, error) {
 		return nil, fmt.Errorf("read cache entry %s: %w", d, err)
 	}
 	if got != d {
-		if err := os.Remove(p); err != nil {
-			return nil, fmt.Errorf("remove corrupt cache entry %s: %w", d, err)
-		}
-		c.log.Warn("removed corrupt cache entry", "digest", d.String(), "actual", got.String())
-		return nil, fmt.Errorf("%w %s (content is %s): removed", errCorrupt, d, got)
+		return nil, c.removeCorrupt(p, d, got)
 	}
 	return &Blob{path: p, digest: d, size: n}, nil
+}
+
+// removeCorrupt removes entry p, named d but holding got, and returns the
+// errCorrupt error reporting it.
+func (c *Cache) removeCorrupt(p string, d, got v1.Hash) error {
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("remove corrupt cache entry %s: %w", d, err)
+	}
+	c.log.Warn("removed corrupt cache entry", "digest", d.String(), "actual", got.String())
+	return fmt.Errorf("%w %s (content is %s): removed", errCorrupt, d, got)
 }
 
 // store copies r into the cache under its digest, writing a temp file and

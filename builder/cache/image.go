@@ -3,21 +3,16 @@ package cache
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-
-	"github.com/ml-appliance/appliance/builder/atomicfile"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Platform is the only platform the appliance runs.
@@ -32,15 +27,22 @@ type Image struct {
 	// IndexDigest is the digest the registry resolved Ref to when that is
 	// a multi-platform index; zero otherwise.
 	IndexDigest v1.Hash
+	// Index is the raw index the registry served (read from the cache and
+	// verified against IndexDigest; it lists Digest), IndexMediaType its
+	// media type; both empty when the registry served an image manifest.
+	// Only the linux/amd64 manifest's blobs are in the cache.
+	Index          []byte
+	IndexMediaType types.MediaType
 	// Image reads the manifest, config and layers from the cache.
 	Image v1.Image
 }
 
 // refRecord remembers what a reference resolved to, for offline builds.
 type refRecord struct {
-	Ref         string `json:"ref"`
-	Digest      string `json:"digest"`
-	IndexDigest string `json:"indexDigest,omitempty"`
+	Ref            string `json:"ref"`
+	Digest         string `json:"digest"`
+	IndexDigest    string `json:"indexDigest,omitempty"`
+	IndexMediaType string `json:"indexMediaType,omitempty"`
 }
 
 // Image returns the linux/amd64 image ref names. Online, the registry
@@ -65,7 +67,11 @@ func (c *Cache) Image(ctx context.Context, ref string) (*Image, error) {
 		} else if !ok {
 			return nil, fmt.Errorf("offline: image %s (%s) is not in the cache", ref, d)
 		}
-		return c.openImage(rec)
+		img, err := c.openImage(rec)
+		if err != nil {
+			return nil, fmt.Errorf("offline: %w", err)
+		}
+		return img, nil
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(Platform),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain)}
@@ -86,7 +92,10 @@ func (c *Cache) Image(ctx context.Context, ref string) (*Image, error) {
 	}
 	rec := refRecord{Ref: ref, Digest: d.String()}
 	if desc.MediaType.IsIndex() {
-		rec.IndexDigest = desc.Digest.String()
+		rec.IndexDigest, rec.IndexMediaType = desc.Digest.String(), string(desc.MediaType)
+		if err := c.keepIndex(desc); err != nil {
+			return nil, fmt.Errorf("image %s: index %s: %w", ref, desc.Digest, err)
+		}
 	}
 	ok, err := c.haveImage(d)
 	if err != nil && !errors.Is(err, errCorrupt) {
@@ -198,26 +207,17 @@ func (c *Cache) openImage(rec refRecord) (*Image, error) {
 	}
 	out := &Image{Ref: rec.Ref, Digest: d, Image: img}
 	if rec.IndexDigest != "" {
-		if out.IndexDigest, err = v1.NewHash(rec.IndexDigest); err != nil {
-			return nil, fmt.Errorf("image %s: %w", rec.Ref, err)
+		if err := c.openIndex(out, rec); err != nil {
+			return nil, fmt.Errorf("image %s: index %s: %w", rec.Ref, rec.IndexDigest, err)
 		}
 	}
 	return out, nil
 }
 
-func (c *Cache) refPath(ref string) string {
-	sum := sha256.Sum256([]byte(ref))
-	return filepath.Join(c.opts.Dir, "refs", hex.EncodeToString(sum[:])+".json")
-}
-
 func (c *Cache) readRef(ref string) (refRecord, error) {
 	var rec refRecord
-	raw, err := os.ReadFile(c.refPath(ref))
-	if err != nil {
+	if err := readRecord(c.refPath(ref), &rec); err != nil {
 		return rec, err
-	}
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return rec, fmt.Errorf("%s: %w", c.refPath(ref), err)
 	}
 	if rec.Ref != ref {
 		return rec, fmt.Errorf("%s records %q, not %q", c.refPath(ref), rec.Ref, ref)
@@ -225,10 +225,4 @@ func (c *Cache) readRef(ref string) (refRecord, error) {
 	return rec, nil
 }
 
-func (c *Cache) writeRef(rec refRecord) error {
-	raw, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(c.refPath(rec.Ref), append(raw, '\n'), 0o644)
-}
+func (c *Cache) writeRef(rec refRecord) error { return writeRecord(c.refPath(rec.Ref), rec) }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
@@ -87,8 +88,8 @@ func TestImagePullThenOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := mustDigest(t, img); got.Digest != want || got.IndexDigest != (v1.Hash{}) {
-		t.Errorf("digest = %s index %s, want %s and no index", got.Digest, got.IndexDigest, want)
+	if want := mustDigest(t, img); got.Digest != want || got.IndexDigest != (v1.Hash{}) || got.Index != nil || got.IndexMediaType != "" {
+		t.Errorf("digest = %s index %s (%d bytes, %q), want %s and no index", got.Digest, got.IndexDigest, len(got.Index), got.IndexMediaType, want)
 	}
 	if err := validate.Image(got.Image); err != nil {
 		t.Errorf("cached image invalid: %v", err)
@@ -126,16 +127,28 @@ func TestImagePullThenOffline(t *testing.T) {
 	}
 }
 
-func TestImagePicksAmd64FromIndex(t *testing.T) {
-	reg := newRegistry(t)
+// indexFixture pushes a linux/arm64 + linux/amd64 index and returns its
+// reference, the index and the amd64 image.
+func indexFixture(t *testing.T, reg *testRegistry, repo string) (string, v1.ImageIndex, v1.Image) {
+	t.Helper()
 	arm, amd := randomImage(t), randomImage(t)
 	idx := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 	)
-	ref := reg.host + "/platform/mlflow:2.9"
+	ref := reg.host + "/platform/" + repo
 	r, _ := name.ParseReference(ref)
 	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+	return ref, idx, amd
+}
+
+func TestImagePicksAmd64FromIndex(t *testing.T) {
+	reg := newRegistry(t)
+	ref, idx, amd := indexFixture(t, reg, "mlflow:2.9")
+	rawIdx, err := idx.RawManifest()
+	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -146,14 +159,78 @@ func TestImagePicksAmd64FromIndex(t *testing.T) {
 	if got.Digest != mustDigest(t, amd) || got.IndexDigest != mustDigest(t, idx) {
 		t.Errorf("digest %s index %s, want amd64 %s in index %s", got.Digest, got.IndexDigest, mustDigest(t, amd), mustDigest(t, idx))
 	}
-	armLayers, _ := arm.Layers()
-	armLayer := mustDigest(t, armLayers[0])
-	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", armLayer.Hex)); !os.IsNotExist(err) {
-		t.Errorf("arm64 layer %s stored: %v", armLayer, err)
+	if string(got.Index) != string(rawIdx) || got.IndexMediaType != types.OCIImageIndex {
+		t.Errorf("index %q (%s), want the registry's %q (%s)", got.Index, got.IndexMediaType, rawIdx, types.OCIImageIndex)
 	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm := m.Manifests[0].Digest
+	armImg, err := idx.Image(arm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(blobDigests(t, armImg), arm) {
+		if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", d.Hex)); !os.IsNotExist(err) {
+			t.Errorf("arm64 blob %s stored: %v", d, err)
+		}
+	}
+
+	reg.closeFunc() // offline, the index comes from the cache
 	off, err := newCache(t, dir, true).Image(context.Background(), ref)
-	if err != nil || off.IndexDigest != got.IndexDigest {
-		t.Errorf("offline: %v, index %v", err, off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.IndexDigest != got.IndexDigest || string(off.Index) != string(rawIdx) || off.IndexMediaType != got.IndexMediaType {
+		t.Errorf("offline index %s %q (%s), want %s %q (%s)", off.IndexDigest, off.Index, off.IndexMediaType, got.IndexDigest, rawIdx, got.IndexMediaType)
+	}
+}
+
+// blobDigests lists an image's config and layer digests.
+func blobDigests(t *testing.T, img v1.Image) []v1.Hash {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []v1.Hash{m.Config.Digest}
+	for _, l := range m.Layers {
+		out = append(out, l.Digest)
+	}
+	return out
+}
+
+func TestImageCorruptIndex(t *testing.T) {
+	reg := newRegistry(t)
+	ref, idx, _ := indexFixture(t, reg, "notebook:1")
+	dir := t.TempDir()
+	if _, err := newCache(t, dir, false).Image(context.Background(), ref); err != nil {
+		t.Fatal(err)
+	}
+	d := mustDigest(t, idx)
+	path := filepath.Join(dir, "blobs", "sha256", d.Hex)
+	if err := os.WriteFile(path, []byte(`{"manifests":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newCache(t, dir, true).Image(context.Background(), ref)
+	want := "offline: image " + ref + ": index " + d.String() + ": corrupt cache entry " + d.String() +
+		" (content is sha256:" + digestOf([]byte(`{"manifests":[]}`)) + "): removed"
+	if err == nil || err.Error() != want {
+		t.Errorf("offline corrupt index: err = %v\nwant %s", err, want)
+	}
+	_, err = newCache(t, dir, true).Image(context.Background(), ref)
+	if want := "offline: image " + ref + ": index " + d.String() + ": not in the cache"; err == nil || err.Error() != want {
+		t.Errorf("offline removed index: err = %v\nwant %s", err, want)
+	}
+
+	// Online, the registry's index is kept again.
+	got, err := newCache(t, dir, false).Image(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := os.ReadFile(path); err != nil || digestOf(raw) != d.Hex || string(got.Index) != string(raw) {
+		t.Errorf("index after an online pull: %q (%v), returned %q", raw, err, got.Index)
 	}
 }
 

@@ -45,21 +45,24 @@ func (c *Cache) URL(ctx context.Context, url, sha256 string) (*Blob, error) {
 	case c.opts.Offline:
 		return nil, fmt.Errorf("offline: %s (%s) is not in the cache", url, want)
 	}
-	return c.download(ctx, url, want)
+	return c.download(ctx, url, want, 0)
 }
 
-// download fetches url with bounded retries on transient errors.
-func (c *Cache) download(ctx context.Context, url string, want v1.Hash) (*Blob, error) {
+// download fetches url with bounded retries on transient errors, checking
+// the content against want when set and its length against maxBytes when
+// positive.
+func (c *Cache) download(ctx context.Context, url string, want v1.Hash, maxBytes int64) (*Blob, error) {
 	wait := c.opts.Backoff
 	for attempt := 1; ; attempt++ {
 		c.log.Info("fetch", "url", url, "attempt", attempt)
-		b, err := c.downloadOnce(ctx, url, want)
+		b, err := c.downloadOnce(ctx, url, want, maxBytes)
 		if err == nil {
 			return b, nil
 		}
 		var mismatch *mismatchError
+		var tooLarge *tooLargeError
 		switch {
-		case errors.As(err, &mismatch):
+		case errors.As(err, &mismatch) || errors.As(err, &tooLarge):
 			return nil, fmt.Errorf("fetch %s: %w", url, err)
 		case !transient(err) || attempt >= c.opts.Attempts:
 			return nil, fmt.Errorf("fetch %s (%d attempts): %w", url, attempt, err)
@@ -89,7 +92,7 @@ func transient(err error) bool {
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-func (c *Cache) downloadOnce(ctx context.Context, url string, want v1.Hash) (*Blob, error) {
+func (c *Cache) downloadOnce(ctx context.Context, url string, want v1.Hash, maxBytes int64) (*Blob, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -103,5 +106,27 @@ func (c *Cache) downloadOnce(ctx context.Context, url string, want v1.Hash) (*Bl
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, &statusError{resp.StatusCode}
 	}
-	return c.store(resp.Body, want)
+	var body io.Reader = resp.Body
+	if maxBytes > 0 {
+		body = &limitReader{r: resp.Body, max: maxBytes}
+	}
+	return c.store(body, want)
 }
+
+// limitReader fails a read that takes the content past max bytes.
+type limitReader struct {
+	r      io.Reader
+	n, max int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if l.n += int64(n); l.n > l.max {
+		return n, &tooLargeError{max: l.max}
+	}
+	return n, err
+}
+
+type tooLargeError struct{ max int64 }
+
+func (e *tooLargeError) Error() string { return fmt.Sprintf("larger than %d bytes", e.max) }

@@ -2,6 +2,8 @@ package imagestore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -69,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.store, err = New(Options{Cache: c, LayoutDir: f.cacheDir}); err != nil {
+	if f.store, err = New(Options{Cache: c}); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -141,4 +143,9 @@ func blobsOf(t *testing.T, img v1.Image) []v1.Hash {
 		out = append(out, l.Digest)
 	}
 	return out
+}
+
+func sha256Of(b []byte) v1.Hash {
+	sum := sha256.Sum256(b)
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Annotations containerd's import reads from an OCI layout's index.json
@@ -97,15 +96,7 @@ func ociRefName(n string) string {
 // the registry served one, else the linux/amd64 manifest.
 func topDescriptor(img Image) (v1.Descriptor, error) {
 	if img.IndexDigest.Hex != "" {
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(img.index))
-		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("index %s: %w", img.IndexDigest, err)
-		}
-		mt := idx.MediaType
-		if mt == "" {
-			mt = types.OCIImageIndex
-		}
-		return v1.Descriptor{MediaType: mt, Digest: img.IndexDigest, Size: int64(len(img.index))}, nil
+		return v1.Descriptor{MediaType: img.indexType, Digest: img.IndexDigest, Size: int64(len(img.index))}, nil
 	}
 	raw, err := img.image.RawManifest()
 	if err != nil {

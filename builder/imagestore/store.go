@@ -7,24 +7,24 @@
 //
 // Usage:
 //
-//	s, _ := imagestore.New(imagestore.Options{Cache: c, LayoutDir: cacheDir})
+//	s, _ := imagestore.New(imagestore.Options{Cache: c})
 //	imgs, err := s.Pull(ctx, []string{"nginx:1.25.4", "quay.io/x/y@sha256:..."})
 //	err = imagestore.WriteFile("platform.tar", imgs, imagestore.WriteOptions{ModTime: epoch})
 //
 // An archive is an OCI image layout in a tar with sorted entries and fixed
 // mtimes and owners. When a registry served a multi-platform index, the
-// index is kept (so name@<index digest> still resolves) with only the
-// linux/amd64 manifest's blobs: K3s imports with WithSkipMissing. Every
-// blob is digest-checked as it is written.
+// index (which the cache keeps) goes in too, so name@<index digest> still
+// resolves, with only the linux/amd64 manifest's blobs: K3s imports with
+// WithSkipMissing. Every blob is digest-checked as it is written.
 package imagestore
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ml-appliance/appliance/builder/cache"
 )
@@ -37,17 +37,9 @@ type Source interface {
 
 // Options configures a Store.
 type Options struct {
-	// Cache pulls images into the cache's blob store. Required.
+	// Cache pulls images into the cache's blob store (with the registry's
+	// index for a multi-platform image). Required.
 	Cache Source
-	// LayoutDir is the cache's OCI layout directory. The cache keeps only
-	// the linux/amd64 manifest of a multi-platform image; the store keeps
-	// the registry's index beside it in LayoutDir/blobs/sha256. Required.
-	LayoutDir string
-	// Offline forbids fetching an index that is not in LayoutDir.
-	Offline bool
-	// Transport talks to registries when fetching an index;
-	// http.DefaultTransport when nil.
-	Transport http.RoundTripper
 }
 
 // Store resolves image references into Images that archives are written
@@ -60,12 +52,6 @@ type Store struct {
 func New(opts Options) (*Store, error) {
 	if opts.Cache == nil {
 		return nil, errors.New("imagestore: Options.Cache is required")
-	}
-	if opts.LayoutDir == "" {
-		return nil, errors.New("imagestore: Options.LayoutDir is required")
-	}
-	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport
 	}
 	return &Store{opts: opts}, nil
 }
@@ -85,8 +71,9 @@ type Image struct {
 	// (if any), manifest, config and layers.
 	Size int64
 
-	image v1.Image
-	index []byte // raw index when IndexDigest is set
+	image     v1.Image
+	index     []byte          // raw index when IndexDigest is set
+	indexType types.MediaType // its media type
 }
 
 // RegistryDigest is the digest the registry resolved Ref to: the index's
@@ -126,12 +113,8 @@ func (s *Store) pull(ctx context.Context, ref string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	img := Image{Ref: ref, Name: n, Digest: ci.Digest, IndexDigest: ci.IndexDigest, image: ci.Image}
-	if img.IndexDigest.Hex != "" {
-		if img.index, err = s.index(ctx, ref, img.IndexDigest, img.Digest); err != nil {
-			return Image{}, fmt.Errorf("image %s: index %s: %w", ref, img.IndexDigest, err)
-		}
-	}
+	img := Image{Ref: ref, Name: n, Digest: ci.Digest, IndexDigest: ci.IndexDigest, image: ci.Image,
+		index: ci.Index, indexType: ci.IndexMediaType}
 	if img.Size, err = imageSize(img); err != nil {
 		return Image{}, fmt.Errorf("image %s: %w", ref, err)
 	}

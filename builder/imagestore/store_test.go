@@ -104,7 +104,7 @@ func TestPullOfflineKeepsIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Cache: c, LayoutDir: f.cacheDir, Offline: true})
+	s, err := New(Options{Cache: c})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,8 @@ func TestPullOfflineKeepsIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if offline[0].IndexDigest != online[0].IndexDigest || string(offline[0].index) != string(online[0].index) {
+	if offline[0].IndexDigest != online[0].IndexDigest || string(offline[0].index) != string(online[0].index) ||
+		offline[0].indexType != online[0].indexType {
 		t.Errorf("offline index %s differs from online %s", offline[0].IndexDigest, online[0].IndexDigest)
 	}
 }

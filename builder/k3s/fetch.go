@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net/http"
-	"time"
 
 	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/site"
@@ -14,57 +13,35 @@ import (
 
 // FetchOptions configures Fetch.
 type FetchOptions struct {
-	// RecordDir keeps the checksum files Fetch downloaded, so a rebuild
-	// (and an offline one) needs no request for them; the build passes a
-	// directory inside its cache directory. Required for a download.
-	RecordDir string
-	// Offline forbids network access: a checksum file must be recorded and
-	// the assets cached. (The cache enforces its own Offline for assets.)
-	Offline bool
 	// ChecksumsSHA256, when set (from a lock file), is the digest the
 	// checksum file must have, "sha256:<hex>" or bare hex.
 	ChecksumsSHA256 string
-	// HTTPClient fetches the checksum file; http.DefaultClient when nil.
-	// Pass the cache's client so both use the same transport.
-	HTTPClient *http.Client
-	// Attempts bounds tries on transient errors (4 when 0); Backoff is the
-	// first wait, doubled each time (1s when 0): the cache's rules.
-	Attempts int
-	Backoff  time.Duration
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
 
-type fetcher struct {
-	opts FetchOptions
-	log  *slog.Logger
-}
+// maxChecksumFile bounds the checksum file read into memory (the real one
+// is a few hundred bytes).
+const maxChecksumFile = 1 << 20
 
 // Fetch resolves the site's K3s section to a verified Release: local files
 // hashed in place, or the release downloaded through c. The checksum file
-// comes first; each asset is then fetched by the digest it lists, so a
-// mismatch fails naming the asset, its URL and both digests.
+// comes first (it has no digest to pin, so the cache records the one it
+// downloaded first, and offline builds use that); each asset is then
+// fetched by the digest it lists, so a mismatch fails naming the asset,
+// its URL and both digests.
 func Fetch(ctx context.Context, c *cache.Cache, cfg site.K3s, opts FetchOptions) (Release, error) {
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = http.DefaultClient
-	}
-	if opts.Attempts <= 0 {
-		opts.Attempts = 4
-	}
-	if opts.Backoff <= 0 {
-		opts.Backoff = time.Second
-	}
-	f := &fetcher{opts: opts, log: opts.Logger}
-	if f.log == nil {
-		f.log = slog.New(slog.DiscardHandler)
-	}
 	switch {
 	case !cfg.Enabled():
 		return Release{}, errors.New("k3s: the site has no k3s section")
 	case cfg.Local():
 		return local(c, cfg)
 	}
-	return f.release(ctx, c, cfg)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return release(ctx, c, cfg, opts.ChecksumsSHA256, log)
 }
 
 // local takes a binary and airgap archive from the build host.
@@ -87,29 +64,32 @@ func local(c *cache.Cache, cfg site.K3s) (Release, error) {
 	}, nil
 }
 
-// release downloads and verifies cfg.Version's assets.
-func (f *fetcher) release(ctx context.Context, c *cache.Cache, cfg site.K3s) (Release, error) {
-	if f.opts.RecordDir == "" {
-		return Release{}, errors.New("k3s: FetchOptions.RecordDir is required to download a release")
-	}
+// release downloads and verifies cfg.Version's assets; pin, when set, is
+// the digest the checksum file must have.
+func release(ctx context.Context, c *cache.Cache, cfg site.K3s, pin string, log *slog.Logger) (Release, error) {
 	mirror := cfg.Mirror
 	if mirror == "" {
 		mirror = site.DefaultK3sMirror
 	}
 	sumsURL := AssetURL(mirror, cfg.Version, ChecksumsAsset)
-	data, err := f.checksumFile(ctx, sumsURL)
+	blob, err := c.Unpinned(ctx, sumsURL, maxChecksumFile)
 	if err != nil {
 		return Release{}, fmt.Errorf("k3s %s: checksums: %w", cfg.Version, err)
 	}
-	digest := "sha256:" + sha256Hex(data)
-	if f.opts.ChecksumsSHA256 != "" {
-		pin, err := cache.ParseDigest(f.opts.ChecksumsSHA256)
+	digest := blob.Digest().String()
+	log.Info("k3s release checksums", "url", sumsURL, "digest", digest)
+	if pin != "" {
+		want, err := cache.ParseDigest(pin)
 		if err != nil {
 			return Release{}, fmt.Errorf("k3s %s: pinned checksums digest: %w", cfg.Version, err)
 		}
-		if pin.String() != digest {
-			return Release{}, fmt.Errorf("k3s %s: %s is %s, the lock pins %s", cfg.Version, sumsURL, digest, pin)
+		if want.String() != digest {
+			return Release{}, fmt.Errorf("k3s %s: %s is %s, the lock pins %s", cfg.Version, sumsURL, digest, want)
 		}
+	}
+	data, err := readBlob(blob)
+	if err != nil {
+		return Release{}, fmt.Errorf("k3s %s: checksums %s: %w", cfg.Version, sumsURL, err)
 	}
 	sums, err := parseChecksums(data)
 	if err != nil {
@@ -117,7 +97,7 @@ func (f *fetcher) release(ctx context.Context, c *cache.Cache, cfg site.K3s) (Re
 	}
 	rel := Release{
 		Version: cfg.Version, AirgapName: AirgapAsset,
-		ChecksumsDigest: digest, ChecksumsSize: int64(len(data)), ChecksumsSource: sumsURL,
+		ChecksumsDigest: digest, ChecksumsSize: blob.Size(), ChecksumsSource: sumsURL,
 	}
 	for _, a := range []struct {
 		name   string
@@ -136,4 +116,14 @@ func (f *fetcher) release(ctx context.Context, c *cache.Cache, cfg site.K3s) (Re
 		*a.blob, *a.source = b, u
 	}
 	return rel, nil
+}
+
+// readBlob reads a small blob, verified as it is read.
+func readBlob(b *cache.Blob) ([]byte, error) {
+	rc, err := b.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }

@@ -29,7 +29,7 @@ func newEnv(t *testing.T, dir string, offline bool) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env{cache: c, dir: dir, opts: FetchOptions{RecordDir: filepath.Join(dir, "k3s"), Offline: offline, Backoff: time.Millisecond}}
+	return env{cache: c, dir: dir}
 }
 
 func wantRequests(t *testing.T, d *releaseDouble, want ...string) {
@@ -80,7 +80,8 @@ func TestFetchRelease(t *testing.T) {
 		t.Errorf("offline inputs:\n got: %+v\nwant: %+v", again.Inputs(), wantInputs)
 	}
 
-	// So does an online rebuild: the checksum file is recorded, the assets cached.
+	// So does an online rebuild: the cache recorded the checksum file and
+	// holds the assets.
 	d.reset()
 	if _, err := Fetch(context.Background(), e.cache, cfg, e.opts); err != nil {
 		t.Fatal(err)
@@ -160,38 +161,43 @@ func TestFetchOfflineColdCache(t *testing.T) {
 	d := newReleaseDouble(t)
 	e := newEnv(t, t.TempDir(), true)
 	_, err := Fetch(context.Background(), e.cache, site.K3s{Version: testVersion, Mirror: d.mirror()}, e.opts)
-	want := "k3s v1.33.5+k3s1: checksums: offline: " + d.srv.URL + d.path(ChecksumsAsset) + " is not in the cache (no record in " + e.opts.RecordDir + ")"
+	want := "k3s v1.33.5+k3s1: checksums: offline: " + d.srv.URL + d.path(ChecksumsAsset) + " is not in the cache"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error:\n got: %v\nwant: %s", err, want)
 	}
 	wantRequests(t, d)
 }
 
-func TestFetchDamagedRecord(t *testing.T) {
+// TestFetchDamagedChecksums checks a checksum file damaged in the cache
+// fails an offline build naming it and is fetched again online. (Each way a
+// record can be damaged is covered by the cache's own tests.)
+func TestFetchDamagedChecksums(t *testing.T) {
 	d := newReleaseDouble(t)
 	cfg := site.K3s{Version: testVersion, Mirror: d.mirror()}
 	e := newEnv(t, t.TempDir(), false)
-	if _, err := Fetch(context.Background(), e.cache, cfg, e.opts); err != nil {
+	rel, err := Fetch(context.Background(), e.cache, cfg, e.opts)
+	if err != nil {
 		t.Fatal(err)
 	}
 	url := d.srv.URL + d.path(ChecksumsAsset)
-	rec := recordPath(e.opts.RecordDir, url)
-	raw, _ := os.ReadFile(rec)
-	damaged := strings.Replace(string(raw), "  k3s\\n", "  k3z\\n", 1)
-	if damaged == string(raw) {
-		t.Fatalf("record %s does not hold the checksum lines: %s", rec, raw)
+	sums := filepath.Join(e.dir, "blobs", "sha256", strings.TrimPrefix(rel.ChecksumsDigest, "sha256:"))
+	damaged := strings.Replace(string(d.assets[d.path(ChecksumsAsset)]), "  k3s\n", "  k3z\n", 1)
+	if damaged == string(d.assets[d.path(ChecksumsAsset)]) {
+		t.Fatal("the checksum file has no k3s line to damage")
 	}
-	if err := os.WriteFile(rec, []byte(damaged), 0o644); err != nil {
+	if err := os.WriteFile(sums, []byte(damaged), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
 	off := newEnv(t, e.dir, true)
-	_, err := Fetch(context.Background(), off.cache, cfg, off.opts)
-	if err == nil || !strings.HasPrefix(err.Error(), "k3s v1.33.5+k3s1: checksums: offline: "+url+" is not usable from the cache: record "+rec+": content is sha256:") {
-		t.Fatalf("offline with a damaged record: %v", err)
+	_, err = Fetch(context.Background(), off.cache, cfg, off.opts)
+	want := "k3s v1.33.5+k3s1: checksums: offline: " + url + " (" + rel.ChecksumsDigest + ") is not in the cache: corrupt cache entry " +
+		rel.ChecksumsDigest + " (content is sha256:" + hexSum([]byte(damaged)) + "): removed"
+	if err == nil || err.Error() != want {
+		t.Fatalf("offline with damaged checksums:\n got: %v\nwant: %s", err, want)
 	}
 
-	// Online, the damaged record is replaced by a fresh download.
+	// Online, the checksum file is downloaded again; the assets stay cached.
 	d.reset()
 	if _, err := Fetch(context.Background(), e.cache, cfg, e.opts); err != nil {
 		t.Fatal(err)
@@ -239,8 +245,7 @@ func TestFetchLocalFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel, err := Fetch(context.Background(), c, site.K3s{Binary: bin, Airgap: airgap},
-		FetchOptions{HTTPClient: &http.Client{Transport: failTransport{t}}})
+	rel, err := Fetch(context.Background(), c, site.K3s{Binary: bin, Airgap: airgap}, FetchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

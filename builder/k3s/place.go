@@ -5,18 +5,30 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/ml-appliance/appliance/builder/rootfs"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 // Paths in the root filesystem (relative to its root).
 const (
 	// BinDir holds k3s and its links (install.sh's default BIN_DIR).
 	BinDir = "usr/local/bin"
+	// ArchiveDir holds the airgap archive and its manifest, read-only in the
+	// OS image (payload.K3sImagesDir). It is not under /var: /var lives on
+	// STATE and is seeded from the image only at the first boot, so an
+	// upgraded image's archive would never reach the node there. firstboot
+	// links the archive into ImagesDir at every boot.
+	ArchiveDir = "usr/lib/appliance/k3s/images"
+	// Manifest lists ArchiveDir's archives in sha256sum format
+	// (payload.K3sImagesManifest).
+	Manifest = ArchiveDir + "/images.sha256"
 	// ImagesDir is where K3s imports image archives from at start:
 	// <data-dir>/agent/images with the default data dir /var/lib/rancher/k3s
 	// (k3s-io/k3s pkg/agent/config/config.go: nodeConfig.Images =
-	// filepath.Join(envInfo.DataDir, "agent", "images")).
+	// filepath.Join(envInfo.DataDir, "agent", "images")). It is
+	// payload.K3sAgentImagesDir.
 	ImagesDir = "var/lib/rancher/k3s/agent/images"
 	// ImportCache is K3s's record of imported archives (size and mtime).
 	// K3s keeps it only if the file exists, and then imports an archive
@@ -38,11 +50,17 @@ var Links = []string{"kubectl", "crictl", "ctr"}
 const origin = "k3s"
 
 // Place adds the release to tree: the binary and its links, the airgap
-// archive with an empty import cache beside it, and the k3s (server) and
-// k3s-agent units with their empty env files. No unit is enabled.
+// archive and its manifest in ArchiveDir, an empty import cache in
+// ImagesDir (the first boot seeds it onto STATE; with it K3s imports an
+// archive once, not at every start), and the k3s (server) and k3s-agent
+// units with their empty env files. No unit is enabled.
 func Place(tree *rootfs.Tree, r Release) error {
 	if r.Binary == nil || r.Airgap == nil || r.AirgapName == "" || path.Base(r.AirgapName) != r.AirgapName {
 		return errors.New("place k3s: incomplete release (binary, airgap archive and its name are required)")
+	}
+	if !importable(r.AirgapName) {
+		return fmt.Errorf("place k3s: airgap archive name %s is not a name K3s imports (want one ending in %s)",
+			r.AirgapName, strings.Join(payload.K3sArchiveExtensions, ", "))
 	}
 	opts := rootfs.FileOptions{Origin: origin}
 	files := []struct {
@@ -52,7 +70,8 @@ func Place(tree *rootfs.Tree, r Release) error {
 		data []byte
 	}{
 		{name: path.Join(BinDir, "k3s"), mode: 0o755, host: r.Binary.Path()},
-		{name: path.Join(ImagesDir, r.AirgapName), mode: 0o644, host: r.Airgap.Path()},
+		{name: path.Join(ArchiveDir, r.AirgapName), mode: 0o644, host: r.Airgap.Path()},
+		{name: Manifest, mode: 0o644, data: []byte(r.Airgap.Digest().Hex + "  " + r.AirgapName + "\n")},
 		{name: ImportCache, mode: 0o644, data: []byte{}},
 		{name: path.Join(SystemdDir, ServerService), mode: 0o644, data: unit(ServerService, "server")},
 		{name: path.Join(SystemdDir, AgentService), mode: 0o644, data: unit(AgentService, "agent")},
@@ -79,4 +98,14 @@ func Place(tree *rootfs.Tree, r Release) error {
 		}
 	}
 	return nil
+}
+
+// importable says whether K3s imports a file named name.
+func importable(name string) bool {
+	for _, ext := range payload.K3sArchiveExtensions {
+		if strings.HasSuffix(strings.ToLower(name), ext) {
+			return true
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/rootfs"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 // placed places a local stand-in release (test doubles for the binary and
@@ -76,12 +77,13 @@ func TestPlaceEntries(t *testing.T) {
 		"usr/local/bin/kubectl": "Lrwxrwxrwx -> k3s",
 		"usr/local/bin/crictl":  "Lrwxrwxrwx -> k3s",
 		"usr/local/bin/ctr":     "Lrwxrwxrwx -> k3s",
-		"var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst": "-rw-r--r-- " + rel.Airgap.Digest().String(),
-		"var/lib/rancher/k3s/agent/images/.cache.json":                     "-rw-r--r--" + empty,
-		"etc/systemd/system/k3s.service":                                   "-rw-r--r-- sha256:" + hexSum(unit(ServerService, "server")),
-		"etc/systemd/system/k3s-agent.service":                             "-rw-r--r-- sha256:" + hexSum(unit(AgentService, "agent")),
-		"etc/systemd/system/k3s.service.env":                               "-rw-------" + empty,
-		"etc/systemd/system/k3s-agent.service.env":                         "-rw-------" + empty,
+		"usr/lib/appliance/k3s/images/k3s-airgap-images-amd64.tar.zst": "-rw-r--r-- " + rel.Airgap.Digest().String(),
+		"usr/lib/appliance/k3s/images/images.sha256":                   "-rw-r--r-- sha256:" + hexSum([]byte(hexSum(airgapDouble(t))+"  k3s-airgap-images-amd64.tar.zst\n")),
+		"var/lib/rancher/k3s/agent/images/.cache.json":                 "-rw-r--r--" + empty,
+		"etc/systemd/system/k3s.service":                               "-rw-r--r-- sha256:" + hexSum(unit(ServerService, "server")),
+		"etc/systemd/system/k3s-agent.service":                         "-rw-r--r-- sha256:" + hexSum(unit(AgentService, "agent")),
+		"etc/systemd/system/k3s.service.env":                           "-rw-------" + empty,
+		"etc/systemd/system/k3s-agent.service.env":                     "-rw-------" + empty,
 	}
 	if !reflect.DeepEqual(got, want) {
 		for p, w := range want {
@@ -167,6 +169,35 @@ func TestUnitsMatchInstallScript(t *testing.T) {
 		if !strings.Contains(string(data), "\n"+line+"\n") {
 			t.Errorf("k3s-agent.service has no line %q", line)
 		}
+	}
+}
+
+// TestPlacePaths ties the tree paths to the firstboot contract, which names
+// them as absolute paths of the node.
+func TestPlacePaths(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{"/" + ArchiveDir, payload.K3sImagesDir},
+		{"/" + Manifest, payload.K3sImagesManifest},
+		{"/" + ImagesDir, payload.K3sAgentImagesDir},
+	} {
+		if c.got != c.want {
+			t.Errorf("tree path %s, contract path %s", c.got, c.want)
+		}
+	}
+}
+
+func TestPlaceNotImportable(t *testing.T) {
+	_, rel := placed(t)
+	rel.AirgapName = "k3s-airgap-images-amd64.zip"
+	tree := rootfs.New(rootfs.Options{TempDir: t.TempDir()})
+	defer tree.Close()
+	err := Place(tree, rel)
+	want := "place k3s: airgap archive name k3s-airgap-images-amd64.zip is not a name K3s imports (want one ending in .tar, .tar.gz, .tgz, .tar.zst, .tzst, .tar.lz4, .tar.bz2, .tbz)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %v, want %s", err, want)
+	}
+	if tree.Len() != 0 {
+		t.Errorf("a failed Place left %d entries", tree.Len())
 	}
 }
 

@@ -6,13 +6,15 @@
 // the airgap image archive through the build cache, each verified against
 // the checksum file; or it takes a local binary and archive as they are.
 // Place puts the binary in /usr/local/bin with its kubectl, crictl and ctr
-// links, the archive where K3s imports images from, and the k3s (server) and
+// links, the archive with its digest manifest read-only under
+// /usr/lib/appliance/k3s/images (firstboot links it into the directory K3s
+// imports images from, on STATE, at every boot), and the k3s (server) and
 // k3s-agent units, neither enabled: firstboot enables the one for the node's
 // role.
 //
 // Typical use:
 //
-//	rel, err := k3s.Fetch(ctx, c, s.K3s, k3s.FetchOptions{RecordDir: filepath.Join(cacheDir, "k3s")})
+//	rel, err := k3s.Fetch(ctx, c, s.K3s, k3s.FetchOptions{Logger: log})
 //	...
 //	err = k3s.Place(tree, rel)
 //	inputs = append(inputs, rel.Inputs()...)

@@ -5,7 +5,9 @@
 // A step is a func(ctx, *Env) error. Steps marked Once record their
 // completion atomically under StateDir (on STATE, so it survives a reboot)
 // and are skipped on later boots; steps marked EveryBoot re-apply what lives
-// on the read-only image's RAM overlay (/etc/hostname, /root/.ssh). Every
+// on the read-only image's RAM overlay (/etc/hostname, /root/.ssh) or
+// follows the image, which an upgrade replaces (the links to its K3s image
+// archives). Every
 // step is idempotent, so a power cut at any point resumes cleanly: the
 // interrupted step runs again from the start.
 //
@@ -161,6 +163,7 @@ func Steps() []Step {
 		{Name: "ssh-host-keys", Phase: Once, Run: sshHostKeys},
 		{Name: "hostname", Phase: EveryBoot, Run: setHostname},
 		{Name: "authorized-keys", Phase: EveryBoot, Run: authorizedKeys},
+		{Name: "k3s-images", Phase: EveryBoot, Run: k3sImages},
 		{Name: "first-boot", Phase: Once, Run: firstBootMarker, Restore: reportFirstBoot},
 	}
 }

@@ -28,6 +28,7 @@ firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_ed25519_key 
 firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_rsa_key SHA256:fake-ssh_host_rsa_key.pub
 firstboot: hostname: ml-lab-abcdef
 firstboot: authorized-keys: 1 keys for root
+firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
 firstboot: first-boot: this is the first boot (2026-03-01T10:00:00Z)
 firstboot: done role=agent hostname=ml-lab-abcdef
 `
@@ -69,6 +70,7 @@ firstboot: grow-state: already done (2026-03-01T10:00:00Z)
 firstboot: ssh-host-keys: already done (2026-03-01T10:00:00Z)
 firstboot: hostname: ml-lab-abcdef
 firstboot: authorized-keys: 1 keys for root
+firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
 firstboot: first-boot: already done (2026-03-01T10:00:00Z)
 firstboot: first boot was 2026-03-01T10:00:00Z
 firstboot: done role=agent hostname=ml-lab-abcdef

@@ -1,0 +1,23 @@
+package payload
+
+// K3s image archives: the builder puts them read-only in the OS image under
+// K3sImagesDir with a manifest; firstboot links each into K3sAgentImagesDir
+// (on STATE) at every boot, so an upgraded image's archives reach the node
+// and are stored once.
+const (
+	// K3sImagesDir holds the airgap image archives in the OS image.
+	K3sImagesDir = "/usr/lib/appliance/k3s/images"
+	// K3sImagesManifest lists the archives of K3sImagesDir in sha256sum
+	// format ("<64 hex>  <file name>" per line), written by the builder.
+	// firstboot names each link by the digest it reads here and hashes
+	// nothing itself.
+	K3sImagesManifest = K3sImagesDir + "/images.sha256"
+	// K3sAgentImagesDir is where K3s imports image archives from at start
+	// (<data-dir>/agent/images with the default data dir).
+	K3sAgentImagesDir = "/var/lib/rancher/k3s/agent/images"
+)
+
+// K3sArchiveExtensions are the file name endings K3s imports image archives
+// by (k3s-io/k3s pkg/agent/containerd/containerd.go, preloadFile): any other
+// name in the images directory is skipped.
+var K3sArchiveExtensions = []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.lz4", ".tar.bz2", ".tbz"}
