@@ -1,0 +1,215 @@
+// Package charts owns Helm charts for the payload: pulling a pinned chart
+// from an HTTP chart repository or an OCI registry into the build cache with
+// its digest verified, rendering it (subcharts and hooks included) against
+// the target K3s Kubernetes version and API versions, and discovering every
+// container image the rendered chart references.
+package charts
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/repo"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ml-appliance/appliance/builder/cache"
+)
+
+// Store is the part of the build cache charts need (builder/cache.Cache).
+type Store interface {
+	URL(ctx context.Context, url, sha256 string) (*cache.Blob, error)
+	Image(ctx context.Context, ref string) (*cache.Image, error)
+}
+
+// Source names one pinned chart.
+type Source struct {
+	// Repo is an HTTP(S) chart repository URL (serving index.yaml) or an
+	// OCI location "oci://host/path" (the chart is host/path/Name:Version).
+	Repo string
+	// Name and Version pick the chart; Version must match exactly.
+	Name    string
+	Version string
+	// Digest, when set, is the digest the chart must have (from a lock):
+	// the .tgz sha256 for HTTP repositories, the manifest digest for OCI.
+	Digest string
+}
+
+// PullOptions configures Pull.
+type PullOptions struct {
+	// Store holds the pulled .tgz (verified by digest).
+	Store Store
+	// HTTPClient fetches index.yaml; http.DefaultClient when nil.
+	HTTPClient *http.Client
+}
+
+// Pulled is a chart held in the cache.
+type Pulled struct {
+	// Path is the chart .tgz in the cache.
+	Path string
+	// SHA256 is the .tgz's digest ("sha256:<hex>").
+	SHA256 string
+	// ManifestDigest is the OCI manifest digest; empty for HTTP repos.
+	ManifestDigest string
+	// Name and Version are read from the chart's Chart.yaml.
+	Name    string
+	Version string
+	// Chart is the loaded chart, subcharts included.
+	Chart *chart.Chart
+}
+
+// helmChartLayer is the media type of a chart's .tgz in an OCI artifact.
+const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+// Pull fetches src into the cache, verifies its digest and loads it.
+func Pull(ctx context.Context, src Source, opts PullOptions) (*Pulled, error) {
+	if opts.Store == nil {
+		return nil, fmt.Errorf("chart %s %s: PullOptions.Store is required", src.Name, src.Version)
+	}
+	var p *Pulled
+	var err error
+	if strings.HasPrefix(src.Repo, "oci://") {
+		p, err = pullOCI(ctx, src, opts)
+	} else {
+		p, err = pullHTTP(ctx, src, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ch, err := loader.Load(p.Path)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s from %s: load %s: %w", src.Name, src.Version, src.Repo, p.Path, err)
+	}
+	if ch.Metadata.Name != src.Name || ch.Metadata.Version != src.Version {
+		return nil, fmt.Errorf("chart %s %s from %s: archive holds %s %s",
+			src.Name, src.Version, src.Repo, ch.Metadata.Name, ch.Metadata.Version)
+	}
+	p.Chart, p.Name, p.Version = ch, ch.Metadata.Name, ch.Metadata.Version
+	return p, nil
+}
+
+func pullHTTP(ctx context.Context, src Source, opts PullOptions) (*Pulled, error) {
+	indexURL := strings.TrimSuffix(src.Repo, "/") + "/index.yaml"
+	idx, err := fetchIndex(ctx, opts.HTTPClient, indexURL)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s: %w", src.Name, src.Version, err)
+	}
+	cv, err := findVersion(idx, src, indexURL)
+	if err != nil {
+		return nil, err
+	}
+	if len(cv.URLs) == 0 {
+		return nil, fmt.Errorf("chart %s %s: %s lists no URL for it", src.Name, src.Version, indexURL)
+	}
+	if cv.Digest == "" {
+		return nil, fmt.Errorf("chart %s %s: %s gives no digest for it", src.Name, src.Version, indexURL)
+	}
+	want := "sha256:" + strings.TrimPrefix(cv.Digest, "sha256:")
+	if src.Digest != "" && src.Digest != want {
+		return nil, fmt.Errorf("chart %s %s: %s gives digest %s, the lock expects %s",
+			src.Name, src.Version, indexURL, want, src.Digest)
+	}
+	u, err := repo.ResolveReferenceURL(src.Repo, cv.URLs[0])
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s: URL %q: %w", src.Name, src.Version, cv.URLs[0], err)
+	}
+	b, err := opts.Store.URL(ctx, u, want)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s: %w", src.Name, src.Version, err)
+	}
+	return &Pulled{Path: b.Path(), SHA256: b.Digest().String()}, nil
+}
+
+func fetchIndex(ctx context.Context, client *http.Client, url string) (*repo.IndexFile, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch %s: HTTP %d %s", url, resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	idx := &repo.IndexFile{}
+	if err := yaml.Unmarshal(raw, idx); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", url, err)
+	}
+	return idx, nil
+}
+
+// findVersion picks the exact version (no semver ranges: versions are pinned).
+func findVersion(idx *repo.IndexFile, src Source, indexURL string) (*repo.ChartVersion, error) {
+	vs, ok := idx.Entries[src.Name]
+	if !ok {
+		return nil, fmt.Errorf("chart %s not found in %s", src.Name, indexURL)
+	}
+	var have []string
+	for _, cv := range vs {
+		if cv == nil || cv.Metadata == nil {
+			continue
+		}
+		if cv.Version == src.Version {
+			return cv, nil
+		}
+		have = append(have, cv.Version)
+	}
+	slices.Sort(have)
+	return nil, fmt.Errorf("chart %s version %s not found in %s (it has %s)",
+		src.Name, src.Version, indexURL, strings.Join(have, ", "))
+}
+
+func pullOCI(ctx context.Context, src Source, opts PullOptions) (*Pulled, error) {
+	ref := strings.TrimSuffix(strings.TrimPrefix(src.Repo, "oci://"), "/") + "/" + src.Name + ":" + src.Version
+	img, err := opts.Store.Image(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s: %w", src.Name, src.Version, err)
+	}
+	if src.Digest != "" && src.Digest != img.Digest.String() {
+		return nil, fmt.Errorf("chart %s %s: %s resolved to manifest %s, the lock expects %s",
+			src.Name, src.Version, ref, img.Digest, src.Digest)
+	}
+	m, err := img.Image.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s: manifest %s: %w", src.Name, src.Version, img.Digest, err)
+	}
+	var layer *v1.Descriptor
+	for i := range m.Layers {
+		if string(m.Layers[i].MediaType) == helmChartLayer {
+			layer = &m.Layers[i]
+			break
+		}
+	}
+	if layer == nil {
+		return nil, fmt.Errorf("chart %s %s: %s (%s) has no %s layer", src.Name, src.Version, ref, img.Digest, helmChartLayer)
+	}
+	// The layer is in the cache now (Image stored and verified it): URL
+	// finds it by digest. The URL is only used on a miss.
+	blobURL := "https://" + strings.SplitN(ref, "/", 2)[0] + "/v2/" + repoPath(ref) + "/blobs/" + layer.Digest.String()
+	b, err := opts.Store.URL(ctx, blobURL, layer.Digest.String())
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s: layer %s: %w", src.Name, src.Version, layer.Digest, err)
+	}
+	return &Pulled{Path: b.Path(), SHA256: b.Digest().String(), ManifestDigest: img.Digest.String()}, nil
+}
+
+// repoPath is the repository part of host/path:tag.
+func repoPath(ref string) string {
+	p := strings.SplitN(ref, "/", 2)[1]
+	return p[:strings.LastIndex(p, ":")]
+}

@@ -1,0 +1,155 @@
+package charts
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"sigs.k8s.io/yaml"
+)
+
+// K3sAPIVersions are the API groups a K3s server serves beyond the
+// Kubernetes built-ins (chartutil.DefaultVersionSet): its HelmChart
+// controller, the bundled Traefik and metrics-server.
+var K3sAPIVersions = []string{
+	"helm.cattle.io/v1",
+	"helm.cattle.io/v1/HelmChart",
+	"helm.cattle.io/v1/HelmChartConfig",
+	"k3s.cattle.io/v1",
+	"k3s.cattle.io/v1/Addon",
+	"k3s.cattle.io/v1/ETCDSnapshotFile",
+	"metrics.k8s.io/v1beta1",
+	"traefik.io/v1alpha1",
+	"traefik.io/v1alpha1/IngressRoute",
+	"traefik.io/v1alpha1/IngressRouteTCP",
+	"traefik.io/v1alpha1/IngressRouteUDP",
+	"traefik.io/v1alpha1/Middleware",
+	"traefik.io/v1alpha1/MiddlewareTCP",
+	"traefik.io/v1alpha1/ServersTransport",
+	"traefik.io/v1alpha1/ServersTransportTCP",
+	"traefik.io/v1alpha1/TLSOption",
+	"traefik.io/v1alpha1/TLSStore",
+	"traefik.io/v1alpha1/TraefikService",
+	"traefik.containo.us/v1alpha1",
+}
+
+// RenderOptions configures Render.
+type RenderOptions struct {
+	// ReleaseName and Namespace are the release the chart is installed as.
+	ReleaseName string
+	Namespace   string
+	// Values are the site's values for the chart.
+	Values map[string]any
+	// KubeVersion is the target Kubernetes version, e.g. "v1.33.5".
+	KubeVersion string
+	// APIVersions are served beyond chartutil.DefaultVersionSet; nil means
+	// K3sAPIVersions. The group/versions (and kinds) of the CRDs the chart
+	// ships are always added.
+	APIVersions []string
+}
+
+// Manifest is one rendered Kubernetes object.
+type Manifest struct {
+	// Template is the template it came from ("chart/charts/sub/templates/x.yaml").
+	Template string
+	// Hook is true for Helm hooks (not in the release manifest).
+	Hook bool
+	// Content is the object's YAML.
+	Content string
+}
+
+// Rendered is a chart rendered for one release.
+type Rendered struct {
+	// Chart is the rendered chart's name.
+	Chart string
+	// Manifests lists CRDs, resources then hooks, in Helm's order.
+	Manifests []Manifest
+}
+
+// Render renders ch as `helm template` would (CRDs, subcharts and hooks
+// included) for the given Kubernetes version and API versions.
+func Render(ch *chart.Chart, opts RenderOptions) (*Rendered, error) {
+	name := ch.Name()
+	kv, err := chartutil.ParseKubeVersion(opts.KubeVersion)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: kubernetes version %q: %w", name, opts.KubeVersion, err)
+	}
+	apis := opts.APIVersions
+	if apis == nil {
+		apis = K3sAPIVersions
+	}
+	apis = append(slices.Clone(apis), crdAPIVersions(ch)...)
+	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	inst.DryRun = true
+	inst.ClientOnly = true
+	inst.IncludeCRDs = true
+	inst.Replace = true
+	inst.ReleaseName = opts.ReleaseName
+	inst.Namespace = opts.Namespace
+	inst.KubeVersion = kv
+	inst.APIVersions = apis
+	vals := opts.Values
+	if vals == nil {
+		vals = map[string]any{}
+	}
+	rel, err := inst.Run(ch, vals)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: %w", name, err)
+	}
+	out := &Rendered{Chart: name, Manifests: splitManifest(rel.Manifest)}
+	for _, h := range rel.Hooks {
+		out.Manifests = append(out.Manifests, Manifest{Template: h.Path, Hook: true, Content: strings.TrimSpace(h.Manifest)})
+	}
+	return out, nil
+}
+
+// splitManifest cuts a release manifest into objects, each named by its
+// "# Source:" comment.
+func splitManifest(all string) []Manifest {
+	var out []Manifest
+	for _, doc := range strings.Split("\n"+all, "\n---") {
+		doc = strings.TrimSpace(doc)
+		if doc == "" {
+			continue
+		}
+		m := Manifest{Content: doc}
+		if first, _, _ := strings.Cut(doc, "\n"); strings.HasPrefix(first, "# Source: ") {
+			m.Template = strings.TrimPrefix(first, "# Source: ")
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// crdAPIVersions lists "group/version" and "group/version/Kind" for every
+// CRD the chart and its subcharts ship, so resources gated on them render.
+func crdAPIVersions(ch *chart.Chart) []string {
+	var out []string
+	for _, crd := range ch.CRDObjects() {
+		for _, doc := range strings.Split("\n"+string(crd.File.Data), "\n---") {
+			var obj struct {
+				Spec struct {
+					Group string `json:"group"`
+					Names struct {
+						Kind string `json:"kind"`
+					} `json:"names"`
+					Versions []struct {
+						Name string `json:"name"`
+					} `json:"versions"`
+				} `json:"spec"`
+			}
+			if yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Spec.Group == "" {
+				continue
+			}
+			for _, v := range obj.Spec.Versions {
+				gv := path.Join(obj.Spec.Group, v.Name)
+				out = append(out, gv, gv+"/"+obj.Spec.Names.Kind)
+			}
+		}
+	}
+	return out
+}
