@@ -103,24 +103,46 @@ func TestPlaceEntries(t *testing.T) {
 	}
 }
 
-// installScriptUnit expands the unit heredoc of install.sh as the shell
-// does for a unit named name running `k3s cmd` with no extra arguments:
-// CMD_K3S_EXEC is cmd followed by quote_indent's " \" and the heredoc turns
-// "\\" into "\".
-func installScriptUnit(t *testing.T, name, cmd string) []string {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/install.sh-systemd-unit.txt")
-	if err != nil {
-		t.Fatal(err)
+// installScriptUnit is the unit K3s's install.sh (create_systemd_service_file,
+// k3s-io/k3s commit 0136cf25) writes for a unit named name running
+// `k3s cmd` with no extra arguments and SYSTEMD_TYPE=notify, as the shell
+// expands it, one string per line. It is written out here, not read from a
+// copy of the script, so a change on either side shows up as a diff.
+func installScriptUnit(_ *testing.T, name, cmd string) []string {
+	return []string{
+		"[Unit]",
+		"Description=Lightweight Kubernetes",
+		"Documentation=https://k3s.io",
+		"Wants=network-online.target",
+		"After=network-online.target",
+		"",
+		"[Install]",
+		"WantedBy=multi-user.target",
+		"",
+		"[Service]",
+		"Type=notify",
+		"EnvironmentFile=-/etc/default/%N",
+		"EnvironmentFile=-/etc/sysconfig/%N",
+		"EnvironmentFile=-/etc/systemd/system/" + name + ".env",
+		"KillMode=process",
+		"Delegate=yes",
+		"User=root",
+		"# Having non-zero Limit*s causes performance problems due to accounting overhead",
+		"# in the kernel. We recommend using cgroups to do container-local accounting.",
+		"LimitNOFILE=1048576",
+		"LimitNPROC=infinity",
+		"LimitCORE=infinity",
+		"TasksMax=infinity",
+		"TimeoutStartSec=0",
+		"Restart=always",
+		"RestartSec=5s",
+		"ExecStartPre=-/sbin/modprobe br_netfilter",
+		"ExecStartPre=-/sbin/modprobe overlay",
+		`ExecStart=/usr/local/bin/k3s \`,
+		"    " + cmd + ` \`,
+		"", // the heredoc ends with an empty line
+		"",
 	}
-	text := strings.NewReplacer(
-		"${SYSTEMD_TYPE}", "notify",
-		"${FILE_K3S_ENV}", "/etc/systemd/system/"+name+".env",
-		"${BIN_DIR}", "/usr/local/bin",
-		"${CMD_K3S_EXEC}", cmd+` \`,
-		`\\`, `\`,
-	).Replace(string(raw))
-	return strings.Split(text, "\n")
 }
 
 // builderLines are the lines Place adds to install.sh's unit, after
