@@ -9,6 +9,7 @@ import (
 
 	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/site"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 // FetchOptions configures Fetch.
@@ -46,7 +47,7 @@ func Fetch(ctx context.Context, c *cache.Cache, cfg site.K3s, opts FetchOptions)
 
 // local takes a binary and airgap archive from the build host.
 func local(c *cache.Cache, cfg site.K3s) (Release, error) {
-	ext := site.K3sArchiveExtension(cfg.Airgap)
+	ext := payload.K3sArchiveExtension(cfg.Airgap)
 	if ext == "" {
 		return Release{}, fmt.Errorf("k3s airgap %s: not a name K3s imports", cfg.Airgap)
 	}

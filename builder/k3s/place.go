@@ -58,7 +58,7 @@ func Place(tree *rootfs.Tree, r Release) error {
 	if r.Binary == nil || r.Airgap == nil || r.AirgapName == "" || path.Base(r.AirgapName) != r.AirgapName {
 		return errors.New("place k3s: incomplete release (binary, airgap archive and its name are required)")
 	}
-	if !importable(r.AirgapName) {
+	if payload.K3sArchiveExtension(r.AirgapName) == "" {
 		return fmt.Errorf("place k3s: airgap archive name %s is not a name K3s imports (want one ending in %s)",
 			r.AirgapName, strings.Join(payload.K3sArchiveExtensions, ", "))
 	}
@@ -98,14 +98,4 @@ func Place(tree *rootfs.Tree, r Release) error {
 		}
 	}
 	return nil
-}
-
-// importable says whether K3s imports a file named name.
-func importable(name string) bool {
-	for _, ext := range payload.K3sArchiveExtensions {
-		if strings.HasSuffix(strings.ToLower(name), ext) {
-			return true
-		}
-	}
-	return false
 }

@@ -5,16 +5,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 // k3sVersion is a K3s release tag: the Kubernetes version plus the K3s
 // build, e.g. v1.33.5+k3s1.
 var k3sVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+$`)
-
-// K3sArchiveExtensions are the file name endings K3s imports image archives
-// by (k3s-io/k3s pkg/agent/containerd/containerd.go, preloadFile): any other
-// name in the images directory is skipped.
-var K3sArchiveExtensions = []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.lz4", ".tar.bz2", ".tbz"}
 
 func (k *K3s) validate(v *validator) {
 	if !k.Enabled() {
@@ -47,21 +44,9 @@ func (k *K3s) validate(v *validator) {
 			v.errorf(f.path, "want a local file, not a URL (to download, give version and mirror)")
 		}
 	}
-	if k.Airgap != "" && !IsURL(k.Airgap) && K3sArchiveExtension(k.Airgap) == "" {
-		v.errorf("k3s.airgap", "%s is not a name K3s imports (want one ending in %s)", filepath.Base(k.Airgap), strings.Join(K3sArchiveExtensions, ", "))
+	if k.Airgap != "" && !IsURL(k.Airgap) && payload.K3sArchiveExtension(k.Airgap) == "" {
+		v.errorf("k3s.airgap", "%s is not a name K3s imports (want one ending in %s)", filepath.Base(k.Airgap), strings.Join(payload.K3sArchiveExtensions, ", "))
 	}
-}
-
-// K3sArchiveExtension is the ending of name that K3s recognises as an image
-// archive, "" if none.
-func K3sArchiveExtension(name string) string {
-	best := ""
-	for _, ext := range K3sArchiveExtensions {
-		if strings.HasSuffix(strings.ToLower(name), ext) && len(ext) > len(best) {
-			best = ext
-		}
-	}
-	return best
 }
 
 func checkMirror(s string) string {

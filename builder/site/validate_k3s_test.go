@@ -102,16 +102,3 @@ func TestK3sDefaultsAndPaths(t *testing.T) {
 		t.Errorf("a site without k3s has K3s enabled: %+v", s.K3s)
 	}
 }
-
-func TestK3sArchiveExtension(t *testing.T) {
-	for name, want := range map[string]string{
-		"k3s-airgap-images-amd64.tar.zst": ".tar.zst",
-		"images.TAR.GZ":                   ".tar.gz",
-		"images.tar":                      ".tar",
-		"images.zst":                      "",
-	} {
-		if got := K3sArchiveExtension(name); got != want {
-			t.Errorf("K3sArchiveExtension(%q) = %q, want %q", name, got, want)
-		}
-	}
-}

@@ -10,7 +10,6 @@ import (
 	"path"
 	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/ml-appliance/appliance/firstboot/payload"
 )
@@ -86,7 +85,7 @@ type imageArchive struct{ digest, name string }
 // linkName inserts the first 12 hex digits of the digest before the
 // archive's extension, which K3s needs to import it.
 func (a imageArchive) linkName() string {
-	ext := archiveExtension(a.name)
+	ext := payload.K3sArchiveExtension(a.name)
 	return a.name[:len(a.name)-len(ext)] + "-" + a.digest[:12] + a.name[len(a.name)-len(ext):]
 }
 
@@ -113,7 +112,7 @@ func readImagesManifest(env *Env) ([]imageArchive, error) {
 			return nil, fmt.Errorf("%s line %d: want \"<sha256 hex>  <file name>\", got %q", m, n, sc.Text())
 		case path.Base(f[2]) != f[2] || f[2] == "." || f[2] == "..":
 			return nil, fmt.Errorf("%s line %d: %q is not a file name", m, n, f[2])
-		case archiveExtension(f[2]) == "":
+		case payload.K3sArchiveExtension(f[2]) == "":
 			return nil, fmt.Errorf("%s line %d: %s is not a name K3s imports", m, n, f[2])
 		case seen[f[2]]:
 			return nil, fmt.Errorf("%s line %d: %s listed twice", m, n, f[2])
@@ -174,15 +173,4 @@ func ensureImageLink(env *Env, name, target string) (kept bool, err error) {
 // i.e. a link this step made.
 func ours(target string) bool {
 	return path.Dir(target) == payload.K3sImagesDir
-}
-
-// archiveExtension is the longest ending of name K3s imports by, "" if none.
-func archiveExtension(name string) string {
-	best := ""
-	for _, ext := range payload.K3sArchiveExtensions {
-		if strings.HasSuffix(strings.ToLower(name), ext) && len(ext) > len(best) {
-			best = ext
-		}
-	}
-	return best
 }

@@ -1,5 +1,7 @@
 package payload
 
+import "strings"
+
 // K3s image archives: the builder puts them read-only in the OS image under
 // K3sImagesDir with a manifest; firstboot links each into K3sAgentImagesDir
 // (on STATE) at every boot, so an upgraded image's archives reach the node
@@ -21,3 +23,15 @@ const (
 // by (k3s-io/k3s pkg/agent/containerd/containerd.go, preloadFile): any other
 // name in the images directory is skipped.
 var K3sArchiveExtensions = []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".tar.lz4", ".tar.bz2", ".tbz"}
+
+// K3sArchiveExtension is the longest of K3sArchiveExtensions that name ends
+// in (case ignored), "" when K3s would not import a file of that name.
+func K3sArchiveExtension(name string) string {
+	best := ""
+	for _, ext := range K3sArchiveExtensions {
+		if strings.HasSuffix(strings.ToLower(name), ext) && len(ext) > len(best) {
+			best = ext
+		}
+	}
+	return best
+}
