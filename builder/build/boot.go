@@ -72,11 +72,9 @@ func (b *pipeline) writeInitramfs(k kernel.Kernel, tree *rootfs.Tree) (string, e
 	}
 	name := b.site.Metadata.Name + ".initrd"
 	init := b.agentPath("appliance-init")
-	digest, size, err := fileDigest(init)
-	if err != nil {
+	if err := b.localInput("appliance-init", init, ""); err != nil {
 		return "", fmt.Errorf("initramfs init (build it with `make build`, or pass --agent-dir): %w", err)
 	}
-	b.addInput("appliance-init", init, digest, size)
 	f, err := os.Create(b.dir.Path(name))
 	if err != nil {
 		return "", fmt.Errorf("create initramfs: %w", err)
@@ -141,11 +139,9 @@ func (b *pipeline) writeOSImage(ctx context.Context, tree *rootfs.Tree) (string,
 // file, else systemd-boot from the base OS (copied to scratch space).
 func (b *pipeline) bootloader(tree *rootfs.Tree) (string, error) {
 	if p := b.site.OS.Bootloader.EFI; p != "" {
-		digest, size, err := fileDigest(p)
-		if err != nil {
-			return "", fmt.Errorf("bootloader: %w", err)
+		if err := b.localInput("bootloader", p, ""); err != nil {
+			return "", err
 		}
-		b.addInput("bootloader", p, digest, size)
 		return p, nil
 	}
 	src, err := tree.Open(baseBootloaderPath)

@@ -29,21 +29,6 @@ func (b *pipeline) scratchDir(name string) (string, error) {
 	return p, nil
 }
 
-// fileDigest returns "sha256:<hex>" and the size of a host file.
-func fileDigest(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, fmt.Errorf("hash %s: %w", path, err)
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
 // dirDigest hashes a directory tree: every path (sorted), its type and
 // permission bits, and each file's content or link target. Owners and times
 // are not part of it: the rootfs takes neither from an overlay.

@@ -63,22 +63,35 @@ func (b *pipeline) resolveBase(ctx context.Context, tree *rootfs.Tree) error {
 // into the cache and verified against want (required for URLs by the
 // config's validation). It records the input in the report.
 func (b *pipeline) resolveFile(ctx context.Context, name, source, want string) (string, error) {
+	if !site.IsURL(source) {
+		return source, b.localInput(name, source, want)
+	}
 	c, err := b.openCache()
 	if err != nil {
 		return "", err
 	}
-	var blob *cache.Blob
-	if site.IsURL(source) {
-		blob, err = c.URL(ctx, source, want)
-	} else {
-		blob, err = c.File(source)
-		if err == nil && want != "" && blob.Digest().Hex != want {
-			err = fmt.Errorf("sha256 mismatch: file has %s, config says sha256:%s", blob.Digest(), want)
-		}
-	}
+	blob, err := c.URL(ctx, source, want)
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %w", name, source, err)
 	}
 	b.addInput(name, source, blob.Digest().String(), blob.Size())
 	return blob.Path(), nil
+}
+
+// localInput hashes a local file used in place (checked against want, a
+// sha256 hex digest, when given) and records it as the input name.
+func (b *pipeline) localInput(name, path, want string) error {
+	c, err := b.openCache()
+	if err != nil {
+		return err
+	}
+	blob, err := c.File(path)
+	if err == nil && want != "" && blob.Digest().Hex != want {
+		err = fmt.Errorf("sha256 mismatch: file has %s, config says sha256:%s", blob.Digest(), want)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", name, path, err)
+	}
+	b.addInput(name, path, blob.Digest().String(), blob.Size())
+	return nil
 }

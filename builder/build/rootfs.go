@@ -76,12 +76,10 @@ func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kern
 }
 
 func (b *pipeline) addAgent(tree *rootfs.Tree) error {
-	bin := filepath.Join(b.opts.AgentDir, "firstboot")
-	digest, size, err := fileDigest(bin)
-	if err != nil {
+	bin := b.agentPath("firstboot")
+	if err := b.localInput("firstboot", bin, ""); err != nil {
 		return fmt.Errorf("firstboot agent (build it with `make build`, or pass --agent-dir): %w", err)
 	}
-	b.addInput("firstboot", bin, digest, size)
 	if err := tree.AddFileFrom(payload.BinaryPath, 0o755, bin, rootfs.FileOptions{Origin: "firstboot"}); err != nil {
 		return err
 	}
