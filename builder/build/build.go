@@ -99,7 +99,7 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 	tree := rootfs.New(rootfs.Options{TempDir: b.scratch})
 	defer tree.Close()
 
-	if err := b.addBase(ctx, tree); err != nil {
+	if err := b.resolveBase(ctx, tree); err != nil {
 		return nil, err
 	}
 	k, err := b.kernel(ctx, tree)

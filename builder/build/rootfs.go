@@ -115,8 +115,3 @@ func (b *pipeline) addNodeConfig(tree *rootfs.Tree) error {
 	}
 	return tree.AddFile(nodeconfig.Path, 0o644, data, rootfs.FileOptions{Origin: "site"})
 }
-
-// addBase puts the base OS into the tree.
-func (b *pipeline) addBase(ctx context.Context, tree *rootfs.Tree) error {
-	return b.resolveBase(ctx, tree)
-}
