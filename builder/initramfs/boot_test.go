@@ -1,9 +1,6 @@
 package initramfs
 
 import (
-	"bufio"
-	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/ml-appliance/appliance/builder/kernel"
 	"github.com/ml-appliance/appliance/internal/testassets"
+	"github.com/ml-appliance/appliance/internal/vmtest"
 )
 
 // bootModules are what the cloud kernel needs to reach a virtio disk with
@@ -114,39 +112,25 @@ func bootDisk(t *testing.T, dir, osLabel string, size int64) string {
 // and returns the console output and the command line.
 func boot(t *testing.T, f bootFixture, disk, stopAt string) (string, string) {
 	t.Helper()
-	args := []string{
-		"-nodefaults", "-display", "none", "-serial", "stdio", "-no-reboot", "-m", "256",
-		"-drive", "file=" + disk + ",format=raw,if=virtio",
-		"-kernel", f.kernel, "-initrd", f.initrd,
-		"-append", "console=ttyS0 panic=-1 quiet appliance.os=PARTLABEL=OS-A appliance.state=PARTLABEL=STATE",
-	}
-	cmdline := "qemu-system-x86_64 " + strings.Join(args, " ")
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
-	stdout, err := cmd.StdoutPipe()
+	vm, err := vmtest.Start(t.Context(), t.TempDir(), vmtest.Options{
+		Disks: []string{disk}, MemoryMiB: 256,
+		Kernel: f.kernel, Initrd: f.initrd,
+		Append: "console=ttyS0 panic=-1 quiet appliance.os=PARTLABEL=OS-A appliance.state=PARTLABEL=STATE",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%v\n%s", err, cmdline)
+	defer vm.Kill()
+	const timeout = 120 * time.Second
+	if stopAt != "" {
+		_, _, err = vm.Expect(regexp.MustCompile(regexp.QuoteMeta(stopAt)), 0, timeout)
+	} else {
+		err = vm.Wait(timeout)
 	}
-	var out strings.Builder
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		if stopAt != "" && strings.Contains(sc.Text(), stopAt) {
-			cancel()
-			break
-		}
+	if err != nil {
+		t.Fatal(err)
 	}
-	io.Copy(io.Discard, stdout)
-	cmd.Wait()
-	if ctx.Err() == context.DeadlineExceeded {
-		t.Fatalf("QEMU timed out\ncommand: %s\nconsole:\n%s", cmdline, out.String())
-	}
-	return out.String(), cmdline
+	return strings.Join(vm.Lines(), "\n") + "\n", vm.CommandLine()
 }
 
 func expect(t *testing.T, console, cmdline string, want ...string) {

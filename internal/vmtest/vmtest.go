@@ -199,6 +199,27 @@ func (vm *VM) Expect(re *regexp.Regexp, from int, timeout time.Duration) (string
 	}
 }
 
+// Wait waits until the VM has exited (a guest power-off, with -no-reboot),
+// failing with the command line and the console's last lines on timeout.
+func (vm *VM) Wait(timeout time.Duration) error {
+	timer := time.AfterFunc(timeout, func() {
+		vm.mu.Lock()
+		vm.cond.Broadcast()
+		vm.mu.Unlock()
+	})
+	defer timer.Stop()
+	deadline := time.Now().Add(timeout)
+	vm.mu.Lock()
+	defer vm.mu.Unlock()
+	for !vm.exited {
+		if time.Now().After(deadline) {
+			return vm.failure(fmt.Sprintf("VM still running after %s", timeout))
+		}
+		vm.cond.Wait()
+	}
+	return nil
+}
+
 // Lines returns a copy of the console lines so far.
 func (vm *VM) Lines() []string {
 	vm.mu.Lock()
