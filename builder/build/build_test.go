@@ -16,11 +16,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ml-appliance/appliance/builder/report"
@@ -166,13 +164,7 @@ func TestBaseFromOCIImageThroughRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := strings.TrimPrefix(reg.URL, "http://") + "/bases/debian:test"
-	tag, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
+	testfixture.PushImage(t, ref, img)
 	digest, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
 // testRegistry is an in-process registry on 127.0.0.1 counting blob GETs.
@@ -47,17 +49,6 @@ func newRegistry(t *testing.T) *testRegistry {
 	return tr
 }
 
-func push(t *testing.T, ref string, img v1.Image) {
-	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func randomImage(t *testing.T) v1.Image {
 	t.Helper()
 	img, err := random.Image(1024, 2)
@@ -67,20 +58,11 @@ func randomImage(t *testing.T) v1.Image {
 	return img
 }
 
-func mustDigest(t *testing.T, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
-	t.Helper()
-	h, err := d.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 func TestImagePullThenOffline(t *testing.T) {
 	reg := newRegistry(t)
 	img := randomImage(t)
 	ref := reg.host + "/platform/minio:1.0"
-	push(t, ref, img)
+	testfixture.PushImage(t, ref, img)
 	dir := t.TempDir()
 	c := newCache(t, dir, false)
 
@@ -88,7 +70,7 @@ func TestImagePullThenOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := mustDigest(t, img); got.Digest != want || got.IndexDigest != (v1.Hash{}) || got.Index != nil || got.IndexMediaType != "" {
+	if want := testfixture.Digest(t, img); got.Digest != want || got.IndexDigest != (v1.Hash{}) || got.Index != nil || got.IndexMediaType != "" {
 		t.Errorf("digest = %s index %s (%d bytes, %q), want %s and no index", got.Digest, got.IndexDigest, len(got.Index), got.IndexMediaType, want)
 	}
 	if err := validate.Image(got.Image); err != nil {
@@ -156,8 +138,8 @@ func TestImagePicksAmd64FromIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Digest != mustDigest(t, amd) || got.IndexDigest != mustDigest(t, idx) {
-		t.Errorf("digest %s index %s, want amd64 %s in index %s", got.Digest, got.IndexDigest, mustDigest(t, amd), mustDigest(t, idx))
+	if got.Digest != testfixture.Digest(t, amd) || got.IndexDigest != testfixture.Digest(t, idx) {
+		t.Errorf("digest %s index %s, want amd64 %s in index %s", got.Digest, got.IndexDigest, testfixture.Digest(t, amd), testfixture.Digest(t, idx))
 	}
 	if string(got.Index) != string(rawIdx) || got.IndexMediaType != types.OCIImageIndex {
 		t.Errorf("index %q (%s), want the registry's %q (%s)", got.Index, got.IndexMediaType, rawIdx, types.OCIImageIndex)
@@ -208,7 +190,7 @@ func TestImageCorruptIndex(t *testing.T) {
 	if _, err := newCache(t, dir, false).Image(context.Background(), ref); err != nil {
 		t.Fatal(err)
 	}
-	d := mustDigest(t, idx)
+	d := testfixture.Digest(t, idx)
 	path := filepath.Join(dir, "blobs", "sha256", d.Hex)
 	if err := os.WriteFile(path, []byte(`{"manifests":[]}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -238,13 +220,13 @@ func TestImageCorruptLayerIsRefetched(t *testing.T) {
 	reg := newRegistry(t)
 	img := randomImage(t)
 	ref := reg.host + "/platform/jupyterhub:4"
-	push(t, ref, img)
+	testfixture.PushImage(t, ref, img)
 	dir := t.TempDir()
 	if _, err := newCache(t, dir, false).Image(context.Background(), ref); err != nil {
 		t.Fatal(err)
 	}
 	layers, _ := img.Layers()
-	layer := filepath.Join(dir, "blobs", "sha256", mustDigest(t, layers[1]).Hex)
+	layer := filepath.Join(dir, "blobs", "sha256", testfixture.Digest(t, layers[1]).Hex)
 	corrupt := func() {
 		if err := os.WriteFile(layer, []byte("bit rot"), 0o644); err != nil {
 			t.Fatal(err)
@@ -253,7 +235,7 @@ func TestImageCorruptLayerIsRefetched(t *testing.T) {
 	corrupt()
 	off := newCache(t, dir, true)
 	_, err := off.Image(context.Background(), ref)
-	if err == nil || !strings.Contains(err.Error(), "corrupt cache entry "+mustDigest(t, layers[1]).String()) ||
+	if err == nil || !strings.Contains(err.Error(), "corrupt cache entry "+testfixture.Digest(t, layers[1]).String()) ||
 		!strings.HasPrefix(err.Error(), "offline: image "+ref+" (") {
 		t.Errorf("offline corrupt: err = %v", err)
 	}

@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
 var epoch = time.Unix(1700000000, 0)
@@ -72,7 +74,7 @@ func TestWriteArchive(t *testing.T) {
 	names := untar(t, archive, dir)
 
 	// Exactly the amd64 blobs and the index, each once, sorted.
-	set := map[string]bool{"blobs/sha256/" + digestOf(t, f.multi).Hex: true}
+	set := map[string]bool{"blobs/sha256/" + testfixture.Digest(t, f.multi).Hex: true}
 	for _, img := range []v1.Image{f.appA, f.appB, f.multiAMD} {
 		for _, d := range blobsOf(t, img) {
 			set["blobs/sha256/"+d.Hex] = true
@@ -87,8 +89,8 @@ func TestWriteArchive(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("archive entries:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
 	}
-	if got := slices.Index(names, "blobs/sha256/"+digestOf(t, f.base).Hex); got < 0 {
-		t.Errorf("shared layer %s missing", digestOf(t, f.base))
+	if got := slices.Index(names, "blobs/sha256/"+testfixture.Digest(t, f.base).Hex); got < 0 {
+		t.Errorf("shared layer %s missing", testfixture.Digest(t, f.base))
 	}
 	for _, d := range blobsOf(t, f.arm) {
 		if slices.Contains(names, "blobs/sha256/"+d.Hex) {
@@ -109,7 +111,7 @@ func TestWriteArchive(t *testing.T) {
 	for _, m := range idx.Manifests {
 		got = append(got, fmt.Sprintf("%s %s %s %s", m.Annotations[AnnotationImageName], m.Annotations[AnnotationRefName], m.MediaType, m.Digest))
 	}
-	a, b, multi := digestOf(t, f.appA), digestOf(t, f.appB), digestOf(t, f.multi)
+	a, b, multi := testfixture.Digest(t, f.appA), testfixture.Digest(t, f.appB), testfixture.Digest(t, f.multi)
 	wantIdx := []string{
 		f.host + "/library/multi:3.0 3.0 application/vnd.oci.image.index.v1+json " + multi.String(),
 		f.host + "/library/multi@" + multi.String() + " " + f.host + "/library/multi@" + multi.String() + " application/vnd.oci.image.index.v1+json " + multi.String(),
@@ -140,7 +142,7 @@ func TestWriteArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	amd, err := mi.Image(digestOf(t, f.multiAMD))
+	amd, err := mi.Image(testfixture.Digest(t, f.multiAMD))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
 // containerdConfig is a minimal containerd 1.6 config (version 2 schema)
@@ -144,7 +146,7 @@ func TestContainerdImportsArchive(t *testing.T) {
 			}
 		}
 	}
-	if _, err := c.ctr("content", "get", digestOf(t, f.base).String()); err != nil {
+	if _, err := c.ctr("content", "get", testfixture.Digest(t, f.base).String()); err != nil {
 		t.Errorf("shared layer not in containerd's content store: %v", err)
 	}
 	armLayer := blobsOf(t, f.arm)[2]

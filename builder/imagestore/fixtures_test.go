@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ml-appliance/appliance/builder/cache"
+	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
 // fixture is an in-process registry on 127.0.0.1 holding two single-arch
@@ -55,9 +56,9 @@ func newFixture(t *testing.T) *fixture {
 	f.refA = f.host + "/team/app-a:1.0"
 	f.refB = f.host + "/team/app-b:2.0"
 	f.refMulti = f.host + "/library/multi:3.0"
-	push(t, f.refA, f.appA)
-	push(t, f.refB, f.appB)
-	f.refBByDigest = f.host + "/team/app-b@" + digestOf(t, f.appB).String()
+	testfixture.PushImage(t, f.refA, f.appA)
+	testfixture.PushImage(t, f.refB, f.appB)
+	f.refBByDigest = f.host + "/team/app-b@" + testfixture.Digest(t, f.appB).String()
 	r, err := name.ParseReference(f.refMulti)
 	if err != nil {
 		t.Fatal(err)
@@ -111,26 +112,6 @@ func image(t *testing.T, arch string, layers ...v1.Layer) v1.Image {
 	return img
 }
 
-func push(t *testing.T, ref string, img v1.Image) {
-	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
-	t.Helper()
-	h, err := d.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 // blobsOf lists the digests of an image's manifest, config and layers.
 func blobsOf(t *testing.T, img v1.Image) []v1.Hash {
 	t.Helper()
@@ -138,7 +119,7 @@ func blobsOf(t *testing.T, img v1.Image) []v1.Hash {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := []v1.Hash{digestOf(t, img), m.Config.Digest}
+	out := []v1.Hash{testfixture.Digest(t, img), m.Config.Digest}
 	for _, l := range m.Layers {
 		out = append(out, l.Digest)
 	}

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ml-appliance/appliance/builder/cache"
+	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
 func TestPullResolvesNamesAndDigests(t *testing.T) {
@@ -20,9 +21,9 @@ func TestPullResolvesNamesAndDigests(t *testing.T) {
 		name          string
 		digest, index v1.Hash
 	}{
-		{f.refA, digestOf(t, f.appA), v1.Hash{}},
-		{f.refBByDigest, digestOf(t, f.appB), v1.Hash{}},
-		{f.refMulti, digestOf(t, f.multiAMD), digestOf(t, f.multi)},
+		{f.refA, testfixture.Digest(t, f.appA), v1.Hash{}},
+		{f.refBByDigest, testfixture.Digest(t, f.appB), v1.Hash{}},
+		{f.refMulti, testfixture.Digest(t, f.multiAMD), testfixture.Digest(t, f.multi)},
 	}
 	if len(imgs) != len(want) {
 		t.Fatalf("Pull returned %d images, want %d", len(imgs), len(want))
@@ -33,10 +34,10 @@ func TestPullResolvesNamesAndDigests(t *testing.T) {
 			t.Errorf("image %d = %s %s index %q, want %s %s index %q", i, got.Name, got.Digest, got.IndexDigest, w.name, w.digest, w.index)
 		}
 	}
-	if got, want := imgs[2].RegistryDigest(), digestOf(t, f.multi); got != want {
+	if got, want := imgs[2].RegistryDigest(), testfixture.Digest(t, f.multi); got != want {
 		t.Errorf("RegistryDigest of the multi-arch image = %s, want the index %s", got, want)
 	}
-	if got, want := imgs[0].RegistryDigest(), digestOf(t, f.appA); got != want {
+	if got, want := imgs[0].RegistryDigest(), testfixture.Digest(t, f.appA); got != want {
 		t.Errorf("RegistryDigest of a single-arch image = %s, want the manifest %s", got, want)
 	}
 }
@@ -47,7 +48,7 @@ func TestPullResolvesNamesAndDigests(t *testing.T) {
 func TestPullStoresSharedLayerOnce(t *testing.T) {
 	f := newFixture(t)
 	imgs := f.pull(t, f.refA, f.refB, f.refMulti)
-	want := map[string]bool{digestOf(t, f.multi).Hex: true}
+	want := map[string]bool{testfixture.Digest(t, f.multi).Hex: true}
 	for _, img := range []v1.Image{f.appA, f.appB, f.multiAMD} {
 		for _, d := range blobsOf(t, img) {
 			want[d.Hex] = true

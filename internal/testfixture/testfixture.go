@@ -1,6 +1,6 @@
-// Package testfixture makes small archives for tests: tar streams and their
-// gzip, zstd and xz compressions, the shapes base OS tarballs and Debian
-// package members come in.
+// Package testfixture makes small fixtures for tests: tar streams and their
+// gzip, zstd and xz compressions (the shapes base OS tarballs and Debian
+// package members come in), and images pushed to a test registry.
 package testfixture
 
 import (
