@@ -17,11 +17,14 @@ import (
 	"time"
 
 	"github.com/ml-appliance/appliance/builder/cache"
+	"github.com/ml-appliance/appliance/builder/catalog"
 	"github.com/ml-appliance/appliance/builder/diskimage"
 	"github.com/ml-appliance/appliance/builder/doctor"
+	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/osimage"
 	"github.com/ml-appliance/appliance/builder/outdir"
 	"github.com/ml-appliance/appliance/builder/output"
+	"github.com/ml-appliance/appliance/builder/progress"
 	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/builder/rootfs"
 	"github.com/ml-appliance/appliance/builder/site"
@@ -37,6 +40,14 @@ type Options struct {
 	CacheDir string
 	// Offline fails on a cache miss instead of downloading.
 	Offline bool
+	// Lock pins downloads (read from LockPath); nil pins nothing.
+	Lock *lock.Lock
+	// LockPath is where Lock was read from, for messages.
+	LockPath string
+	// Locked fails the build when what the config needs differs from Lock.
+	Locked bool
+	// Catalog lists the platform's components; nil is the builder's own.
+	Catalog *catalog.Catalog
 	// AgentDir holds the node-side binaries: firstboot and appliance-init.
 	AgentDir string
 	// SourceDateEpoch is the timestamp of every file in the artifacts.
@@ -45,6 +56,8 @@ type Options struct {
 	Warnings []string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Progress shows long work (image pulls); nil shows nothing.
+	Progress *progress.Display
 	// Version is the builder's version, recorded in the report.
 	Version string
 }

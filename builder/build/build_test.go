@@ -31,11 +31,11 @@ import (
 // and its (empty) modules directory, systemd-boot, SSH host keys to strip.
 // The "kernel" and "bootloader" are stand-in bytes: these tests check the
 // pipeline's plumbing, the e2e tests boot real ones.
-func fakeBase(t *testing.T) []byte {
+func fakeBase(t testing.TB) []byte {
 	return fakeBaseWithBuiltins(t, "kernel/fs/squashfs/squashfs.ko\nkernel/fs/overlayfs/overlay.ko\nkernel/fs/ext4/ext4.ko\n")
 }
 
-func fakeBaseWithBuiltins(t *testing.T, builtin string) []byte {
+func fakeBaseWithBuiltins(t testing.TB, builtin string) []byte {
 	return testfixture.Tar(t,
 		testfixture.TarEntry{Name: "boot/"},
 		testfixture.TarEntry{Name: "boot/vmlinuz-6.1.0-test", Body: "stand-in kernel"},
@@ -49,7 +49,7 @@ func fakeBaseWithBuiltins(t *testing.T, builtin string) []byte {
 }
 
 // agentDir holds stand-ins for the node binaries (the pipeline only copies them).
-func agentDir(t *testing.T) string {
+func agentDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, n := range []string{"firstboot", "appliance-init"} {

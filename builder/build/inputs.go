@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/ml-appliance/appliance/builder/baseos"
 	"github.com/ml-appliance/appliance/builder/cache"
@@ -13,13 +14,19 @@ import (
 // openCache opens the build's content-addressed cache.
 func (b *pipeline) openCache() (*cache.Cache, error) {
 	if b.cache == nil {
-		c, err := cache.New(cache.Options{Dir: b.opts.CacheDir, Offline: b.opts.Offline, Logger: b.log})
+		c, err := OpenCache(b.site, b.opts.CacheDir, b.opts.Offline, b.log)
 		if err != nil {
 			return nil, err
 		}
 		b.cache = c
 	}
 	return b.cache, nil
+}
+
+// OpenCache opens the download cache in dir with the site's registry
+// mirrors.
+func OpenCache(s *site.Site, dir string, offline bool, log *slog.Logger) (*cache.Cache, error) {
+	return cache.New(cache.Options{Dir: dir, Offline: offline, Logger: log, RegistryMirrors: s.Mirrors.Registries})
 }
 
 // resolveBase puts the configured base OS into the tree and records it.

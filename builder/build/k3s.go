@@ -3,15 +3,27 @@ package build
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
+	"github.com/ml-appliance/appliance/builder/imagestore"
 	"github.com/ml-appliance/appliance/builder/k3s"
+	"github.com/ml-appliance/appliance/builder/lock"
+	"github.com/ml-appliance/appliance/builder/platform"
+	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/builder/rootfs"
 )
 
-// addK3s fetches (or takes from local files) the K3s release the site
-// names, verified against the release's checksums, and places it in the
-// tree. A site without a k3s section gets no K3s.
-func (b *pipeline) addK3s(ctx context.Context, tree *rootfs.Tree) error {
+// PlatformArchive is the platform's image archive in K3s's images
+// directory: one OCI archive, so a layer shared by many images is shipped
+// once.
+const PlatformArchive = "appliance-platform.tar"
+
+// addCluster resolves the K3s release and the platform (with the lock's
+// pins), checks the lock when the build is --locked, and places K3s, the
+// platform's image archive, charts and manifests in the tree. A site
+// without a k3s section gets neither.
+func (b *pipeline) addCluster(ctx context.Context, tree *rootfs.Tree) error {
 	if !b.site.K3s.Enabled() {
 		return nil
 	}
@@ -19,14 +31,79 @@ func (b *pipeline) addK3s(ctx context.Context, tree *rootfs.Tree) error {
 	if err != nil {
 		return err
 	}
-	b.log.Info("fetching K3s", "version", b.site.K3s.Version)
-	rel, err := k3s.Fetch(ctx, c, b.site.K3s, k3s.FetchOptions{Logger: b.log})
+	res, err := Resolve(ctx, b.site, ResolveOptions{Cache: c, Pins: b.opts.Lock, Catalog: b.opts.Catalog, Logger: b.log, Progress: b.opts.Progress})
 	if err != nil {
+		return err
+	}
+	if b.opts.Locked {
+		if err := checkLocked(b.opts.Lock, res.Lock, b.opts.LockPath); err != nil {
+			return err
+		}
+	}
+	var extra []k3s.Archive
+	if res.Platform != nil {
+		a, err := b.writePlatform(tree, res)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, a)
+	}
+	if err := k3s.Place(tree, *res.K3s, extra...); err != nil {
 		return fmt.Errorf("k3s: %w", err)
 	}
-	if err := k3s.Place(tree, rel); err != nil {
-		return fmt.Errorf("k3s: %w", err)
-	}
-	b.report.Inputs = append(b.report.Inputs, rel.Inputs()...)
+	b.report.Inputs = append(b.report.Inputs, res.K3s.Inputs()...)
 	return nil
+}
+
+// writePlatform writes the image archive (into scratch, for K3s's images
+// directory), places charts and manifests, and records all of it in the
+// report.
+func (b *pipeline) writePlatform(tree *rootfs.Tree, res *Resolution) (k3s.Archive, error) {
+	path := filepath.Join(b.scratch, PlatformArchive)
+	b.log.Info("writing platform image archive", "images", len(res.Images))
+	if err := imagestore.WriteFile(path, res.Images, imagestore.WriteOptions{ModTime: b.modTime}); err != nil {
+		return k3s.Archive{}, err
+	}
+	blob, err := b.cache.File(path)
+	if err != nil {
+		return k3s.Archive{}, err
+	}
+	if err := platform.Place(tree, res.Platform); err != nil {
+		return k3s.Archive{}, err
+	}
+	b.reportPlatform(res)
+	b.addInput("platform-images", PlatformArchive, blob.Digest().String(), blob.Size())
+	return k3s.Archive{Name: PlatformArchive, Blob: blob}, nil
+}
+
+func (b *pipeline) reportPlatform(res *Resolution) {
+	for _, c := range res.Platform.Components {
+		b.report.Charts = append(b.report.Charts, report.Chart{Component: c.Catalog.Name, Name: c.Chart.Name,
+			Version: c.Chart.Version, Repo: c.Repo, Digest: c.Chart.SHA256, Size: fileSize(c.Chart.Path)})
+	}
+	for i, img := range res.Images {
+		ri := report.Image{Name: img.Name, Digest: img.Digest.String(), Size: img.Size,
+			Components: res.Platform.Images[i].Components}
+		if img.IndexDigest.Hex != "" {
+			ri.Index = img.IndexDigest.String()
+		}
+		b.report.Images = append(b.report.Images, ri)
+	}
+}
+
+// ReadLock reads the lock at path if there is one; (nil, nil) if not.
+func ReadLock(path string) (*lock.Lock, error) {
+	ok, err := lock.Exists(path)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return lock.Read(path)
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }

@@ -56,7 +56,7 @@ func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kern
 			return fmt.Errorf("add kernel modules: %w", err)
 		}
 	}
-	if err := b.addK3s(ctx, tree); err != nil {
+	if err := b.addCluster(ctx, tree); err != nil {
 		return err
 	}
 	for _, o := range b.site.OS.Overlays {

@@ -9,6 +9,11 @@
 // the multi-platform index the registry served, kept as a blob too); urls/
 // remembers the digest of each unpinned URL's content (Cache.Unpinned).
 //
+// What a lock pins is found with no request at all, online too: Cache.URL
+// and Cache.Blob by digest, Cache.PinnedImage by manifest (and index)
+// digest. Registry requests go to the operator's mirrors when set
+// (Options.RegistryMirrors); images keep their upstream names.
+//
 // Every read verifies: a hit is hashed before use, and Blob.Open checks the
 // digest again as the content is read. A corrupt entry is removed and
 // fetched again, or, offline, reported as an error.
@@ -47,12 +52,19 @@ type Options struct {
 	Backoff time.Duration
 	// Logger receives progress (fetches, retries); nil discards it.
 	Logger *slog.Logger
+	// RegistryMirrors maps an upstream registry host, as an operator writes
+	// it (docker.io, quay.io, ghcr.io, registry.k8s.io, host:port), to a
+	// mirror "host[:port][/path prefix]" contacted instead of it: the same
+	// repository path after the prefix, the same tag or digest. Images are
+	// still recorded and returned under the upstream reference.
+	RegistryMirrors map[string]string
 }
 
 // Cache is a content-addressed store of build inputs.
 type Cache struct {
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	mirrors map[string]mirror // by upstream registry as ggcr names it
 }
 
 // New opens (creating if needed) the cache directory.
@@ -69,6 +81,10 @@ func New(opts Options) (*Cache, error) {
 	if opts.Backoff <= 0 {
 		opts.Backoff = time.Second
 	}
+	mirrors, err := parseMirrors(opts.RegistryMirrors)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -78,7 +94,7 @@ func New(opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("cache %s: %w", opts.Dir, err)
 		}
 	}
-	return &Cache{opts: opts, log: log}, nil
+	return &Cache{opts: opts, log: log, mirrors: mirrors}, nil
 }
 
 func blobDir(dir string) string { return filepath.Join(dir, "blobs", "sha256") }
@@ -159,6 +175,28 @@ func hashFile(path string) (v1.Hash, int64, error) {
 // errCorrupt marks a cache entry whose content does not match its name.
 var errCorrupt = errors.New("corrupt cache entry")
 
+// ErrNotCached marks a digest the cache does not hold (Cache.Blob).
+var ErrNotCached = errors.New("not in the cache")
+
+// Blob returns the verified cache entry for digest d, without any network
+// request, online or offline. A miss is an error wrapping ErrNotCached; so
+// is a corrupt entry, which is removed (the error says so).
+func (c *Cache) Blob(d v1.Hash) (*Blob, error) {
+	if d.Algorithm != "sha256" || len(d.Hex) != 64 {
+		return nil, fmt.Errorf("blob %q: not a sha256 digest", d)
+	}
+	b, err := c.lookup(d)
+	switch {
+	case b != nil:
+		return b, nil
+	case errors.Is(err, errCorrupt):
+		return nil, fmt.Errorf("blob %s: %w: %w", d, ErrNotCached, err)
+	case err != nil:
+		return nil, fmt.Errorf("blob %s: %w", d, err)
+	}
+	return nil, fmt.Errorf("blob %s: %w", d, ErrNotCached)
+}
+
 // lookup returns the verified entry for d, (nil, nil) on a miss. A corrupt
 // entry is removed and reported with errCorrupt.
 func (c *Cache) lookup(d v1.Hash) (*Blob, error) {
@@ -205,7 +243,7 @@ func (c *Cache) store(r io.Reader, want v1.Hash) (*Blob, error) {
 	}
 	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	if want.Hex != "" && got != want {
-		return nil, &mismatchError{want: want, got: got}
+		return nil, &MismatchError{Want: want, Got: got}
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return nil, err
@@ -217,8 +255,10 @@ func (c *Cache) store(r io.Reader, want v1.Hash) (*Blob, error) {
 	return &Blob{path: p, digest: got, size: n}, nil
 }
 
-type mismatchError struct{ want, got v1.Hash }
+// MismatchError is content whose digest is not the one it was fetched by
+// (Cache.URL); it was not stored.
+type MismatchError struct{ Want, Got v1.Hash }
 
-func (e *mismatchError) Error() string {
-	return fmt.Sprintf("sha256 mismatch: expected %s, got %s", e.want, e.got)
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("sha256 mismatch: expected %s, got %s", e.Want, e.Got)
 }

@@ -45,9 +45,11 @@ type refRecord struct {
 	IndexMediaType string `json:"indexMediaType,omitempty"`
 }
 
-// Image returns the linux/amd64 image ref names. Online, the registry
-// resolves ref (a tag may have moved) and only missing or corrupt blobs are
-// downloaded; offline, the digest recorded when ref was last pulled is used.
+// Image returns the linux/amd64 image ref names. Online, the registry (or
+// its mirror, Options.RegistryMirrors) resolves ref (a tag may have moved)
+// and only missing or corrupt blobs are downloaded; offline, the digest
+// recorded when ref was last pulled is used. A pinned rebuild uses
+// PinnedImage, which needs no request when the cache holds the image.
 func (c *Cache) Image(ctx context.Context, ref string) (*Image, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -73,38 +75,55 @@ func (c *Cache) Image(ctx context.Context, ref string) (*Image, error) {
 		}
 		return img, nil
 	}
+	return c.pull(ctx, ref, r, nil)
+}
+
+// pull resolves r at its registry (or the registry's mirror), stores the
+// linux/amd64 image's missing or corrupt blobs and records ref as resolved
+// to it. pin, when set, is the manifest the registry must give.
+func (c *Cache) pull(ctx context.Context, ref string, r name.Reference, pin *Pin) (*Image, error) {
+	fetch, mirrored := c.remoteRef(r)
+	where := ref
+	if mirrored {
+		where = ref + " (mirror " + fetch.String() + ")"
+		c.log.Info("registry mirror", "ref", ref, "mirror", fetch.String())
+	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(Platform),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 	if tr := c.opts.HTTPClient.Transport; tr != nil {
 		opts = append(opts, remote.WithTransport(tr))
 	}
-	desc, err := remote.Get(r, opts...)
+	desc, err := remote.Get(fetch, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", ref, err)
+		return nil, fmt.Errorf("image %s: %w", where, err)
 	}
 	img, err := desc.Image() // picks linux/amd64 from an index
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %s: %w", ref, Platform, err)
+		return nil, fmt.Errorf("image %s: %s: %w", where, Platform, err)
 	}
 	d, err := img.Digest()
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", ref, err)
+		return nil, fmt.Errorf("image %s: %w", where, err)
+	}
+	if pin != nil && d != pin.Digest {
+		return nil, fmt.Errorf("image %s: %s gives %s manifest %s, the lock pins %s",
+			ref, fetch, Platform, d, pin.Digest)
 	}
 	rec := refRecord{Ref: ref, Digest: d.String()}
 	if desc.MediaType.IsIndex() {
 		rec.IndexDigest, rec.IndexMediaType = desc.Digest.String(), string(desc.MediaType)
 		if err := c.keepIndex(desc); err != nil {
-			return nil, fmt.Errorf("image %s: index %s: %w", ref, desc.Digest, err)
+			return nil, fmt.Errorf("image %s: index %s: %w", where, desc.Digest, err)
 		}
 	}
 	ok, err := c.haveImage(d)
 	if err != nil && !errors.Is(err, errCorrupt) {
-		return nil, fmt.Errorf("image %s: %w", ref, err)
+		return nil, fmt.Errorf("image %s: %w", where, err)
 	}
 	if !ok {
-		c.log.Info("pull image", "ref", ref, "digest", d.String())
+		c.log.Info("pull image", "ref", ref, "from", fetch.String(), "digest", d.String())
 		if err := c.storeImage(img, d); err != nil {
-			return nil, fmt.Errorf("pull image %s: %w", ref, err)
+			return nil, fmt.Errorf("pull image %s: %w", where, err)
 		}
 	}
 	if err := c.writeRef(rec); err != nil {
@@ -192,7 +211,7 @@ func (c *Cache) storeImage(img v1.Image, d v1.Hash) error {
 	if err != nil {
 		return err
 	}
-	return c.addToIndex(v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(rawManifest)), Platform: &Platform})
+	return c.addToIndex(layoutDescriptor(m, mt, d, int64(len(rawManifest))))
 }
 
 // openImage reads the recorded image from the OCI layout.

@@ -14,6 +14,28 @@ import (
 	"github.com/ml-appliance/appliance/builder/atomicfile"
 )
 
+// layoutDescriptor is how index.json lists manifest d (m, of media type mt
+// and size bytes). go-containerregistry's layout reads a manifest only if
+// index.json lists it, so every stored manifest is listed, but only a
+// container image (an OCI or Docker image config) is listed as a
+// linux/amd64 image: any other artifact, such as a Helm chart (config
+// application/vnd.cncf.helm.config.v1+json), has no platform and carries
+// its artifact type instead (as the OCI image spec says a descriptor of an
+// artifact manifest does), so tools that walk index.json for images of a
+// platform pass it by.
+func layoutDescriptor(m *v1.Manifest, mt types.MediaType, d v1.Hash, size int64) v1.Descriptor {
+	desc := v1.Descriptor{MediaType: mt, Digest: d, Size: size}
+	switch {
+	case m.Config.MediaType == types.OCIConfigJSON || m.Config.MediaType == types.DockerConfigJSON:
+		desc.Platform = &Platform
+	case m.ArtifactType != "":
+		desc.ArtifactType = m.ArtifactType
+	default:
+		desc.ArtifactType = string(m.Config.MediaType)
+	}
+	return desc
+}
+
 // addToIndex lists desc in the OCI layout's index.json (once per digest,
 // sorted by digest), writing oci-layout too when missing.
 func (c *Cache) addToIndex(desc v1.Descriptor) error {

@@ -59,7 +59,7 @@ func (c *Cache) download(ctx context.Context, url string, want v1.Hash, maxBytes
 		if err == nil {
 			return b, nil
 		}
-		var mismatch *mismatchError
+		var mismatch *MismatchError
 		var tooLarge *tooLargeError
 		switch {
 		case errors.As(err, &mismatch) || errors.As(err, &tooLarge):

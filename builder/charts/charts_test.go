@@ -5,14 +5,12 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-	"helm.sh/helm/v3/pkg/registry"
 
 	"github.com/ml-appliance/appliance/builder/cache"
 )
@@ -78,30 +76,19 @@ func TestPullOCIRenderImages(t *testing.T) {
 	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	defer reg.Close()
 	host := strings.TrimPrefix(reg.URL, "http://")
-	dir := t.TempDir()
-	path, sum := saveChart(t, testChart(), dir)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := registry.NewClient(registry.ClientOptPlainHTTP(),
-		registry.ClientOptCredentialsFile(filepath.Join(dir, "registry.json")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushed, err := client.Push(raw, host+"/charts/app:1.0.0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum, pushed := pushChart(t, host+"/charts/app:1.0.0")
 	src := Source{Repo: "oci://" + host + "/charts", Name: "app", Version: "1.0.0"}
 	store := newCache(t)
 	p, err := Pull(context.Background(), src, PullOptions{Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.ManifestDigest != pushed.Manifest.Digest || p.SHA256 != "sha256:"+sum || p.Name != "app" || p.Version != "1.0.0" {
+	if p.ManifestDigest != pushed || p.SHA256 != "sha256:"+sum || p.Name != "app" || p.Version != "1.0.0" {
 		t.Errorf("pulled %s %s %s manifest %s, want app 1.0.0 sha256:%s manifest %s",
-			p.Name, p.Version, p.SHA256, p.ManifestDigest, sum, pushed.Manifest.Digest)
+			p.Name, p.Version, p.SHA256, p.ManifestDigest, sum, pushed)
+	}
+	if filepath.Base(p.Path) != sum {
+		t.Errorf("path %s is not the cache entry %s", p.Path, sum)
 	}
 	if got := renderImages(t, p); !reflect.DeepEqual(got, wantImages) {
 		t.Errorf("images:\n got %#v\nwant %#v", got, wantImages)
@@ -115,12 +102,23 @@ func TestPullOCIRenderImages(t *testing.T) {
 		t.Errorf("error %v\nwant %s", err, want)
 	}
 
-	src.Digest = "sha256:" + strings.Repeat("0", 64)
+	// The lock pins the archive (the chart layer), not the manifest: a
+	// lock naming the manifest digest is refused, naming both.
+	for _, d := range []string{"sha256:" + strings.Repeat("0", 64), pushed} {
+		src.Digest = d
+		_, err = Pull(context.Background(), src, PullOptions{Store: newCache(t)})
+		want = "chart app 1.0.0: " + host + "/charts/app:1.0.0 (manifest " + pushed + ") holds archive sha256:" + sum +
+			", the lock expects " + d
+		if err == nil || err.Error() != want {
+			t.Errorf("error %v\nwant %s", err, want)
+		}
+	}
+	// A cache that holds the manifest finds it by that digest, and says
+	// it is no chart archive.
 	_, err = Pull(context.Background(), src, PullOptions{Store: store})
-	want = "chart app 1.0.0: " + host + "/charts/app:1.0.0 resolved to manifest " + pushed.Manifest.Digest +
-		", the lock expects sha256:" + strings.Repeat("0", 64)
-	if err == nil || err.Error() != want {
-		t.Errorf("error %v, want %s", err, want)
+	want = "chart app 1.0.0: the lock pins " + pushed + ", which in the cache is not a chart archive: "
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %v\nwant %s...", err, want)
 	}
 }
 

@@ -7,10 +7,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
 )
 
@@ -154,6 +156,14 @@ func saveChart(t *testing.T, ch *chart.Chart, dir string) (string, string) {
 // with digest) on 127.0.0.1. It returns the repo URL and the real digest.
 func chartRepo(t *testing.T, ch *chart.Chart, indexDigest string) (string, string) {
 	t.Helper()
+	url, sum, _ := countedChartRepo(t, ch, indexDigest)
+	return url, sum
+}
+
+// countedChartRepo is chartRepo also returning the count of requests the
+// repository gets.
+func countedChartRepo(t *testing.T, ch *chart.Chart, indexDigest string) (string, string, *atomic.Int32) {
+	t.Helper()
 	dir := t.TempDir()
 	p, sum := saveChart(t, ch, dir)
 	if indexDigest == "" {
@@ -166,7 +176,40 @@ func chartRepo(t *testing.T, ch *chart.Chart, indexDigest string) (string, strin
 	if err := idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	h, n := counted(http.FileServer(http.Dir(dir)))
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv.URL, sum
+	return srv.URL, sum, n
+}
+
+// counted wraps h, counting the requests it serves.
+func counted(h http.Handler) (http.Handler, *atomic.Int32) {
+	n := &atomic.Int32{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		h.ServeHTTP(w, r)
+	}), n
+}
+
+// pushChart pushes testChart to the OCI registry reference ref (plain
+// HTTP, on 127.0.0.1) as Helm does, and returns the archive's sha256 hex
+// and the manifest digest.
+func pushChart(t *testing.T, ref string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path, sum := saveChart(t, testChart(), dir)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.NewClient(registry.ClientOptPlainHTTP(),
+		registry.ClientOptCredentialsFile(filepath.Join(dir, "registry.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed, err := client.Push(raw, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, pushed.Manifest.Digest
 }

@@ -1,12 +1,15 @@
 // Package charts owns Helm charts for the payload: pulling a pinned chart
 // from an HTTP chart repository or an OCI registry into the build cache with
-// its digest verified, rendering it (subcharts and hooks included) against
-// the target K3s Kubernetes version and API versions, and discovering every
-// container image the rendered chart references.
+// its archive digest verified (a chart the lock pins and the cache holds is
+// taken from the cache with no network request), rendering it (subcharts
+// and hooks included) against the target K3s Kubernetes version and API
+// versions, and discovering every container image the rendered chart
+// references.
 package charts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +29,9 @@ import (
 type Store interface {
 	URL(ctx context.Context, url, sha256 string) (*cache.Blob, error)
 	Image(ctx context.Context, ref string) (*cache.Image, error)
+	// Blob returns the cached content of digest d with no network request;
+	// a miss is an error wrapping cache.ErrNotCached.
+	Blob(d v1.Hash) (*cache.Blob, error)
 }
 
 // Source names one pinned chart.
@@ -36,8 +42,10 @@ type Source struct {
 	// Name and Version pick the chart; Version must match exactly.
 	Name    string
 	Version string
-	// Digest, when set, is the digest the chart must have (from a lock):
-	// the .tgz sha256 for HTTP repositories, the manifest digest for OCI.
+	// Digest, when set, is the digest the chart archive (.tgz) must have,
+	// "sha256:<hex>", from a lock; for an OCI chart that is its chart
+	// layer's digest. A chart whose archive the cache holds is then taken
+	// from there with no request to Repo.
 	Digest string
 }
 
@@ -55,7 +63,8 @@ type Pulled struct {
 	Path string
 	// SHA256 is the .tgz's digest ("sha256:<hex>").
 	SHA256 string
-	// ManifestDigest is the OCI manifest digest; empty for HTTP repos.
+	// ManifestDigest is the OCI manifest digest, for information; empty
+	// for HTTP repos and for a chart taken from the cache by Source.Digest.
 	ManifestDigest string
 	// Name and Version are read from the chart's Chart.yaml.
 	Name    string
@@ -67,31 +76,69 @@ type Pulled struct {
 // helmChartLayer is the media type of a chart's .tgz in an OCI artifact.
 const helmChartLayer = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
-// Pull fetches src into the cache, verifies its digest and loads it.
+// Pull fetches src into the cache, verifies its digest and loads it. When
+// src.Digest is set and the cache holds that archive, no request is made
+// (no index.yaml, no registry); the archive must still hold src's chart
+// name and version.
 func Pull(ctx context.Context, src Source, opts PullOptions) (*Pulled, error) {
 	if opts.Store == nil {
 		return nil, fmt.Errorf("chart %s %s: PullOptions.Store is required", src.Name, src.Version)
 	}
 	var p *Pulled
+	if src.Digest != "" {
+		d, err := cache.ParseDigest(src.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s %s: lock digest: %w", src.Name, src.Version, err)
+		}
+		src.Digest = d.String()
+		if p, err = fromStore(opts.Store, d); err != nil {
+			return nil, fmt.Errorf("chart %s %s: %w", src.Name, src.Version, err)
+		}
+	}
+	cached := p != nil
 	var err error
-	if strings.HasPrefix(src.Repo, "oci://") {
+	switch {
+	case cached:
+	case strings.HasPrefix(src.Repo, "oci://"):
 		p, err = pullOCI(ctx, src, opts)
-	} else {
+	default:
 		p, err = pullHTTP(ctx, src, opts)
 	}
 	if err != nil {
 		return nil, err
 	}
 	ch, err := loader.Load(p.Path)
-	if err != nil {
+	switch {
+	case err != nil && cached:
+		// The cache holds every blob by digest, manifests and configs too.
+		return nil, fmt.Errorf("chart %s %s: the lock pins %s, which in the cache is not a chart archive: %w",
+			src.Name, src.Version, src.Digest, err)
+	case err != nil:
 		return nil, fmt.Errorf("chart %s %s from %s: load %s: %w", src.Name, src.Version, src.Repo, p.Path, err)
 	}
 	if ch.Metadata.Name != src.Name || ch.Metadata.Version != src.Version {
+		from := src.Repo
+		if cached {
+			from = "the cache (" + src.Digest + ")"
+		}
 		return nil, fmt.Errorf("chart %s %s from %s: archive holds %s %s",
-			src.Name, src.Version, src.Repo, ch.Metadata.Name, ch.Metadata.Version)
+			src.Name, src.Version, from, ch.Metadata.Name, ch.Metadata.Version)
 	}
 	p.Chart, p.Name, p.Version = ch, ch.Metadata.Name, ch.Metadata.Version
 	return p, nil
+}
+
+// fromStore returns the archive d when the store holds it, nil when it
+// does not.
+func fromStore(store Store, d v1.Hash) (*Pulled, error) {
+	b, err := store.Blob(d)
+	switch {
+	case errors.Is(err, cache.ErrNotCached):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &Pulled{Path: b.Path(), SHA256: b.Digest().String()}, nil
 }
 
 func pullHTTP(ctx context.Context, src Source, opts PullOptions) (*Pulled, error) {
@@ -180,10 +227,6 @@ func pullOCI(ctx context.Context, src Source, opts PullOptions) (*Pulled, error)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: %w", src.Name, src.Version, err)
 	}
-	if src.Digest != "" && src.Digest != img.Digest.String() {
-		return nil, fmt.Errorf("chart %s %s: %s resolved to manifest %s, the lock expects %s",
-			src.Name, src.Version, ref, img.Digest, src.Digest)
-	}
 	m, err := img.Image.Manifest()
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: manifest %s: %w", src.Name, src.Version, img.Digest, err)
@@ -198,18 +241,15 @@ func pullOCI(ctx context.Context, src Source, opts PullOptions) (*Pulled, error)
 	if layer == nil {
 		return nil, fmt.Errorf("chart %s %s: %s (%s) has no %s layer", src.Name, src.Version, ref, img.Digest, helmChartLayer)
 	}
-	// The layer is in the cache now (Image stored and verified it): URL
-	// finds it by digest. The URL is only used on a miss.
-	blobURL := "https://" + strings.SplitN(ref, "/", 2)[0] + "/v2/" + repoPath(ref) + "/blobs/" + layer.Digest.String()
-	b, err := opts.Store.URL(ctx, blobURL, layer.Digest.String())
+	if src.Digest != "" && src.Digest != layer.Digest.String() {
+		return nil, fmt.Errorf("chart %s %s: %s (manifest %s) holds archive %s, the lock expects %s",
+			src.Name, src.Version, ref, img.Digest, layer.Digest, src.Digest)
+	}
+	// Image stored and verified the layers: the archive is read from the
+	// cache, never from a hand-made registry URL (registries want tokens).
+	b, err := opts.Store.Blob(layer.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("chart %s %s: layer %s: %w", src.Name, src.Version, layer.Digest, err)
+		return nil, fmt.Errorf("chart %s %s: %s (manifest %s): layer: %w", src.Name, src.Version, ref, img.Digest, err)
 	}
 	return &Pulled{Path: b.Path(), SHA256: b.Digest().String(), ManifestDigest: img.Digest.String()}, nil
-}
-
-// repoPath is the repository part of host/path:tag.
-func repoPath(ref string) string {
-	p := strings.SplitN(ref, "/", 2)[1]
-	return p[:strings.LastIndex(p, ":")]
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ml-appliance/appliance/builder/build"
+	"github.com/ml-appliance/appliance/builder/lock"
+	"github.com/ml-appliance/appliance/builder/progress"
 	"github.com/ml-appliance/appliance/builder/site"
 )
 
@@ -24,7 +26,8 @@ func newBuildCmd() *cobra.Command {
 		Short: "Bake the site's bootable artifacts",
 		Long: "Build every output the site config enables (raw GPT disk image, ...) into the output\n" +
 			"directory, with build-report.json listing each artifact and input with its digest.\n" +
-			"Artifacts appear under their final names only when the whole build succeeded.",
+			"Artifacts appear under their final names only when the whole build succeeded.\n" +
+			"A lock file beside the config (site.yaml -> site.lock, see `builder lock`) pins downloads.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if config == "" {
@@ -47,10 +50,19 @@ func newBuildCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts.LockPath = lock.PathFor(config)
+			if opts.Lock, err = build.ReadLock(opts.LockPath); err != nil {
+				return err
+			}
+			if opts.Locked && opts.Lock == nil {
+				return &usageError{fmt.Sprintf("build: --locked needs a lock file, and %s does not exist: run `builder lock --config %s`", opts.LockPath, config)}
+			}
 			opts.ConfigPath = config
 			opts.Version = version
 			opts.Warnings = warnings
-			opts.Logger = newLogger(cmd.ErrOrStderr(), verbose)
+			opts.Progress = progress.New(cmd.ErrOrStderr(), progress.Options{})
+			defer opts.Progress.Close()
+			opts.Logger = newLogger(opts.Progress.LogOutput(), verbose)
 			rep, err := build.Run(cmd.Context(), s, opts)
 			if err != nil {
 				return err
@@ -67,6 +79,7 @@ func newBuildCmd() *cobra.Command {
 	f.StringVarP(&opts.OutputDir, "output", "o", "out", "directory for the artifacts and build-report.json")
 	f.StringVar(&opts.CacheDir, "cache", filepath.Join("out", "cache"), "content-addressed download cache")
 	f.BoolVar(&opts.Offline, "offline", false, "fail instead of downloading anything not in the cache")
+	f.BoolVar(&opts.Locked, "locked", false, "fail if the config needs anything the lock file beside it does not pin")
 	f.StringVar(&opts.AgentDir, "agent-dir", "", "directory holding the firstboot and appliance-init binaries (default: beside the builder)")
 	f.StringVar(&epochStr, "source-date-epoch", os.Getenv("SOURCE_DATE_EPOCH"),
 		"timestamp (Unix seconds) of every file in the artifacts (default $SOURCE_DATE_EPOCH, else 0)")

@@ -27,10 +27,11 @@ const maxChecksumFile = 1 << 20
 
 // Fetch resolves the site's K3s section to a verified Release: local files
 // hashed in place, or the release downloaded through c. The checksum file
-// comes first (it has no digest to pin, so the cache records the one it
-// downloaded first, and offline builds use that); each asset is then
-// fetched by the digest it lists, so a mismatch fails naming the asset,
-// its URL and both digests.
+// comes first: by opts.ChecksumsSHA256 when a lock pins it (a cache that
+// holds it then makes no request at all), else the cache records the
+// digest it downloaded first and later builds, offline too, use that. Each
+// asset is then fetched by the digest it lists, so a mismatch fails naming
+// the asset, its URL and both digests.
 func Fetch(ctx context.Context, c *cache.Cache, cfg site.K3s, opts FetchOptions) (Release, error) {
 	switch {
 	case !cfg.Enabled():
@@ -73,21 +74,12 @@ func release(ctx context.Context, c *cache.Cache, cfg site.K3s, pin string, log 
 		mirror = site.DefaultK3sMirror
 	}
 	sumsURL := AssetURL(mirror, cfg.Version, ChecksumsAsset)
-	blob, err := c.Unpinned(ctx, sumsURL, maxChecksumFile)
+	blob, err := checksumFile(ctx, c, sumsURL, pin)
 	if err != nil {
-		return Release{}, fmt.Errorf("k3s %s: checksums: %w", cfg.Version, err)
+		return Release{}, fmt.Errorf("k3s %s: %w", cfg.Version, err)
 	}
 	digest := blob.Digest().String()
 	log.Info("k3s release checksums", "url", sumsURL, "digest", digest)
-	if pin != "" {
-		want, err := cache.ParseDigest(pin)
-		if err != nil {
-			return Release{}, fmt.Errorf("k3s %s: pinned checksums digest: %w", cfg.Version, err)
-		}
-		if want.String() != digest {
-			return Release{}, fmt.Errorf("k3s %s: %s is %s, the lock pins %s", cfg.Version, sumsURL, digest, want)
-		}
-	}
 	data, err := readBlob(blob)
 	if err != nil {
 		return Release{}, fmt.Errorf("k3s %s: checksums %s: %w", cfg.Version, sumsURL, err)
@@ -117,6 +109,33 @@ func release(ctx context.Context, c *cache.Cache, cfg site.K3s, pin string, log 
 		*a.blob, *a.source = b, u
 	}
 	return rel, nil
+}
+
+// checksumFile returns the release's checksum file at url. With a pin it
+// is fetched by that digest, so a cache holding it makes no request; a
+// download with another digest fails naming both. Without one the cache
+// records the digest of the first download (Cache.Unpinned).
+func checksumFile(ctx context.Context, c *cache.Cache, url, pin string) (*cache.Blob, error) {
+	if pin == "" {
+		b, err := c.Unpinned(ctx, url, maxChecksumFile)
+		if err != nil {
+			return nil, fmt.Errorf("checksums: %w", err)
+		}
+		return b, nil
+	}
+	want, err := cache.ParseDigest(pin)
+	if err != nil {
+		return nil, fmt.Errorf("pinned checksums digest: %w", err)
+	}
+	b, err := c.URL(ctx, url, want.String())
+	var mismatch *cache.MismatchError
+	switch {
+	case errors.As(err, &mismatch):
+		return nil, fmt.Errorf("%s is %s, the lock pins %s", url, mismatch.Got, want)
+	case err != nil:
+		return nil, fmt.Errorf("checksums: %w", err)
+	}
+	return b, nil
 }
 
 // readBlob reads a small blob, verified as it is read.

@@ -222,6 +222,59 @@ func TestFetchPinnedChecksums(t *testing.T) {
 	}
 }
 
+// TestFetchPinnedChecksumsFromCache checks a pinned checksum file held in
+// the cache is used with no request: from another mirror the cache never
+// recorded, and after the file changed upstream.
+func TestFetchPinnedChecksumsFromCache(t *testing.T) {
+	d := newReleaseDouble(t)
+	e := newEnv(t, t.TempDir(), false)
+	pinned := d.assets[d.path(ChecksumsAsset)]
+	e.opts.ChecksumsSHA256 = "sha256:" + hexSum(pinned)
+	cold, err := Fetch(context.Background(), e.cache, site.K3s{Version: testVersion, Mirror: d.mirror()}, e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRequests(t, d, "GET "+d.path(ChecksumsAsset), "GET "+d.path(BinaryAsset), "GET "+d.path(AirgapAsset))
+
+	other := newReleaseDouble(t)
+	cfg := site.K3s{Version: testVersion, Mirror: other.mirror()}
+	for _, offline := range []bool{false, true} {
+		c := newEnv(t, e.dir, offline)
+		c.opts = e.opts
+		rel, err := Fetch(context.Background(), c.cache, cfg, c.opts)
+		if err != nil {
+			t.Fatalf("offline=%v: %v", offline, err)
+		}
+		wantRequests(t, other)
+		if rel.ChecksumsDigest != cold.ChecksumsDigest || rel.Binary.Digest() != cold.Binary.Digest() || rel.Airgap.Digest() != cold.Airgap.Digest() {
+			t.Errorf("offline=%v: release %s %s %s, want %s %s %s", offline, rel.ChecksumsDigest, rel.Binary.Digest(), rel.Airgap.Digest(),
+				cold.ChecksumsDigest, cold.Binary.Digest(), cold.Airgap.Digest())
+		}
+	}
+
+	// The checksum file changes upstream: the pin still decides.
+	other.put(ChecksumsAsset, append([]byte(hexSum([]byte("new"))+"  extra-asset\n"), pinned...))
+	rel, err := Fetch(context.Background(), e.cache, cfg, e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRequests(t, other)
+	if rel.ChecksumsDigest != cold.ChecksumsDigest {
+		t.Errorf("checksums %s, want the pinned %s", rel.ChecksumsDigest, cold.ChecksumsDigest)
+	}
+
+	// Unpinned, the new mirror's file is asked for (and is the new one).
+	e.opts.ChecksumsSHA256 = ""
+	rel, err = Fetch(context.Background(), e.cache, cfg, e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRequests(t, other, "GET "+other.path(ChecksumsAsset))
+	if rel.ChecksumsDigest == cold.ChecksumsDigest {
+		t.Error("unpinned fetch returned the pinned checksum file, not the mirror's")
+	}
+}
+
 // failTransport fails the test on any request.
 type failTransport struct{ t *testing.T }
 

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/rootfs"
 	"github.com/ml-appliance/appliance/firstboot/payload"
 )
@@ -49,18 +50,36 @@ var Links = []string{"kubectl", "crictl", "ctr"}
 // origin names what Place adds in the tree's origins.
 const origin = "k3s"
 
+// Archive is an image archive K3s imports at start besides the release's
+// airgap archive (the platform's images).
+type Archive struct {
+	// Name is the file name in ArchiveDir; its ending must be one K3s
+	// imports (payload.K3sArchiveExtensions).
+	Name string
+	// Blob is the archive's content.
+	Blob *cache.Blob
+}
+
 // Place adds the release to tree: the binary and its links, the airgap
-// archive and its manifest in ArchiveDir, an empty import cache in
+// archive and any extra archives with their manifest in ArchiveDir, an empty import cache in
 // ImagesDir (the first boot seeds it onto STATE; with it K3s imports an
 // archive once, not at every start), and the k3s (server) and k3s-agent
 // units with their empty env files. No unit is enabled.
-func Place(tree *rootfs.Tree, r Release) error {
+func Place(tree *rootfs.Tree, r Release, extra ...Archive) error {
 	if r.Binary == nil || r.Airgap == nil || r.AirgapName == "" || path.Base(r.AirgapName) != r.AirgapName {
 		return errors.New("place k3s: incomplete release (binary, airgap archive and its name are required)")
 	}
 	if payload.K3sArchiveExtension(r.AirgapName) == "" {
 		return fmt.Errorf("place k3s: airgap archive name %s is not a name K3s imports (want one ending in %s)",
 			r.AirgapName, strings.Join(payload.K3sArchiveExtensions, ", "))
+	}
+	archives := append([]Archive{{Name: r.AirgapName, Blob: r.Airgap}}, extra...)
+	var manifest strings.Builder
+	for _, a := range archives {
+		if a.Blob == nil || path.Base(a.Name) != a.Name || payload.K3sArchiveExtension(a.Name) == "" {
+			return fmt.Errorf("place k3s: image archive %q: want a file name ending in %s, with content", a.Name, strings.Join(payload.K3sArchiveExtensions, ", "))
+		}
+		manifest.WriteString(a.Blob.Digest().Hex + "  " + a.Name + "\n")
 	}
 	opts := rootfs.FileOptions{Origin: origin}
 	files := []struct {
@@ -70,8 +89,7 @@ func Place(tree *rootfs.Tree, r Release) error {
 		data []byte
 	}{
 		{name: path.Join(BinDir, "k3s"), mode: 0o755, host: r.Binary.Path()},
-		{name: path.Join(ArchiveDir, r.AirgapName), mode: 0o644, host: r.Airgap.Path()},
-		{name: Manifest, mode: 0o644, data: []byte(r.Airgap.Digest().Hex + "  " + r.AirgapName + "\n")},
+		{name: Manifest, mode: 0o644, data: []byte(manifest.String())},
 		{name: ImportCache, mode: 0o644, data: []byte{}},
 		{name: path.Join(SystemdDir, ServerService), mode: 0o644, data: unit(ServerService, "server")},
 		{name: path.Join(SystemdDir, AgentService), mode: 0o644, data: unit(AgentService, "agent")},
@@ -89,6 +107,11 @@ func Place(tree *rootfs.Tree, r Release) error {
 			err = tree.AddFile(f.name, f.mode, f.data, opts)
 		}
 		if err != nil {
+			return fmt.Errorf("place k3s: %w", err)
+		}
+	}
+	for _, a := range archives {
+		if err := tree.AddFileFrom(path.Join(ArchiveDir, a.Name), 0o644, a.Blob.Path(), opts); err != nil {
 			return fmt.Errorf("place k3s: %w", err)
 		}
 	}

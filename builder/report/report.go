@@ -29,8 +29,39 @@ type Report struct {
 	Inputs []Input `json:"inputs"`
 	// Artifacts are the files the build wrote, relative to the output directory.
 	Artifacts []Artifact `json:"artifacts"`
+	// Charts are the platform's charts.
+	Charts []Chart `json:"charts,omitempty"`
+	// Images are the platform's images, in the image archive.
+	Images []Image `json:"images,omitempty"`
 	// Warnings are the config's warnings.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Chart is one platform component's chart.
+type Chart struct {
+	Component string `json:"component"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	// Repo is the repository it was pulled from (a mirror, if configured).
+	Repo string `json:"repo"`
+	// Digest is "sha256:<hex>" of the chart archive.
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// Image is one image in the platform's image archive.
+type Image struct {
+	// Name is the image's name in the archive (containerd's form).
+	Name string `json:"name"`
+	// Digest is the linux/amd64 manifest's digest; Index the multi-platform
+	// index's when the registry served one.
+	Digest string `json:"digest"`
+	Index  string `json:"index,omitempty"`
+	// Size is the bytes it adds to the archive on its own (shared layers
+	// are stored once, so sizes do not add up to the archive's).
+	Size int64 `json:"size"`
+	// Components are the platform components that need it.
+	Components []string `json:"components"`
 }
 
 // Input is one resolved input.

@@ -51,8 +51,8 @@ func TestDecodeErrors(t *testing.T) {
 		want: `site.yaml:6: os.kernal: unknown field (did you mean "kernel"?)`,
 	}, {
 		name: "unknown key without suggestion",
-		data: valid + "platform:\n  minio: {enabled: true}\n",
-		want: `site.yaml:11: platform: unknown field`,
+		data: valid + "addons:\n  minio: {enabled: true}\n",
+		want: `site.yaml:11: addons: unknown field`,
 	}, {
 		name: "suggestion ignores case",
 		data: strings.Replace(valid, "cluster:\n", "cluster:\n  defaultrole: agent\n", 1),

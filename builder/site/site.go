@@ -44,6 +44,10 @@ type Site struct {
 	Cluster Cluster `yaml:"cluster"`
 	Outputs Outputs `yaml:"outputs"`
 	K3s     K3s     `yaml:"k3s"`
+	// Platform enables components of the ML platform catalog.
+	Platform Platform `yaml:"platform"`
+	// Mirrors redirect downloads to internal mirrors.
+	Mirrors Mirrors `yaml:"mirrors"`
 
 	// File is the config file as the caller named it (used in messages).
 	File string `yaml:"-"`
@@ -64,7 +68,7 @@ type (
 
 // sections lists the sections in file order.
 func (s *Site) sections() []any {
-	return []any{&s.Metadata, &s.OS, &s.Cluster, &s.Outputs, &s.K3s}
+	return []any{&s.Metadata, &s.OS, &s.Cluster, &s.Outputs, &s.K3s, &s.Platform, &s.Mirrors}
 }
 
 // Load reads a site config, decodes it strictly, sets defaults and validates
@@ -138,6 +142,9 @@ func (s *Site) check() *report {
 		if c, ok := sec.(validatable); ok {
 			c.validate(v)
 		}
+	}
+	if len(s.Platform.Enabled()) > 0 && !s.K3s.Enabled() {
+		v.errorf("platform", "the platform runs on K3s: add a k3s section")
 	}
 	return v.rep
 }

@@ -17,7 +17,8 @@ type nodeDecoder interface {
 // decoder walks a yaml.Node tree and a Go value side by side. Field names
 // come from `yaml:"name"` tags; a field without a tag (or with "-") is not
 // part of the file. Supported field types: string, bool, struct, pointer to
-// struct, slice, and nodeDecoder.
+// struct, slice, map with string keys (a key's path is path.key), and
+// nodeDecoder.
 //
 // A null value (a key with nothing after it) leaves the field unset, except a
 // pointer to a struct, which it sets to the zero struct ("raw:" turns the
@@ -58,7 +59,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		if !isNull {
 			d.value(n, path, v.Elem())
 		}
-	case reflect.Struct:
+	case reflect.Struct, reflect.Map:
 		if isNull {
 			return
 		}
@@ -66,7 +67,11 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 			d.fail(line, path, "expected a mapping, got %s", describe(n))
 			return
 		}
-		d.mapping(n, path, v)
+		if v.Kind() == reflect.Map {
+			d.stringMap(n, path, v)
+		} else {
+			d.mapping(n, path, v)
+		}
 	case reflect.Slice:
 		if isNull {
 			return
@@ -144,6 +149,31 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) {
 		d.src.lines[p] = key.Line
 		d.value(val, p, v.Field(fi))
 	}
+}
+
+// stringMap decodes a mapping node into map v (string keys, any supported
+// value type), rejecting non-string and repeated keys.
+func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		if key.Kind != yaml.ScalarNode || key.Value == "" {
+			d.fail(key.Line, path, "expected a name as key, got %s", describe(key))
+			continue
+		}
+		p := join(path, key.Value)
+		if first, ok := seen[key.Value]; ok {
+			d.fail(key.Line, p, "given twice (first at line %d)", first)
+			continue
+		}
+		seen[key.Value] = key.Line
+		d.src.lines[p] = key.Line
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.value(val, p, elem)
+		m.SetMapIndex(reflect.ValueOf(key.Value).Convert(v.Type().Key()), elem)
+	}
+	v.Set(m)
 }
 
 // describe names what a node is, for "expected X, got Y".

@@ -7,9 +7,10 @@
 // and are skipped on later boots; steps marked EveryBoot re-apply what lives
 // on the read-only image's RAM overlay (/etc/hostname, /root/.ssh) or
 // follows the image, which an upgrade replaces (the links to its K3s image
-// archives). Every
-// step is idempotent, so a power cut at any point resumes cleanly: the
-// interrupted step runs again from the start.
+// archives; on servers, the platform's charts and HelmChart manifests; the
+// embedded-mirror registries.yaml). Every step is idempotent, so a power
+// cut at any point resumes cleanly: the interrupted step runs again from
+// the start.
 //
 // Every path the agent touches is taken under Env.Root, so tests run the
 // steps against a temp dir. The agent reports its decisions as lines starting
@@ -164,6 +165,7 @@ func Steps() []Step {
 		{Name: "hostname", Phase: EveryBoot, Run: setHostname},
 		{Name: "authorized-keys", Phase: EveryBoot, Run: authorizedKeys},
 		{Name: "k3s-images", Phase: EveryBoot, Run: k3sImages},
+		{Name: "k3s-platform", Phase: EveryBoot, Run: k3sPlatform},
 		{Name: "first-boot", Phase: Once, Run: firstBootMarker, Restore: reportFirstBoot},
 	}
 }

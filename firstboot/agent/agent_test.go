@@ -29,6 +29,7 @@ firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_rsa_key SHA2
 firstboot: hostname: ml-lab-abcdef
 firstboot: authorized-keys: 1 keys for root
 firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
+firstboot: k3s-platform: no /usr/lib/appliance/k3s/manifests, charts or registries.yaml in this image (no platform)
 firstboot: first-boot: this is the first boot (2026-03-01T10:00:00Z)
 firstboot: done role=agent hostname=ml-lab-abcdef
 `
@@ -71,6 +72,7 @@ firstboot: ssh-host-keys: already done (2026-03-01T10:00:00Z)
 firstboot: hostname: ml-lab-abcdef
 firstboot: authorized-keys: 1 keys for root
 firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
+firstboot: k3s-platform: no /usr/lib/appliance/k3s/manifests, charts or registries.yaml in this image (no platform)
 firstboot: first-boot: already done (2026-03-01T10:00:00Z)
 firstboot: first boot was 2026-03-01T10:00:00Z
 firstboot: done role=agent hostname=ml-lab-abcdef

@@ -82,6 +82,7 @@ firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_rsa_key SHA2
 firstboot: hostname: gpu-7
 firstboot: authorized-keys: 2 keys for root
 firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
+firstboot: k3s-platform: no /usr/lib/appliance/k3s/manifests, charts or registries.yaml in this image (no platform)
 firstboot: first-boot: this is the first boot (2026-03-01T10:00:00Z)
 firstboot: done role=agent hostname=gpu-7
 `

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 
@@ -25,7 +26,8 @@ import (
 // archive in .cache.json by path, size and mtime, so a new archive gets a
 // new name and is imported, and an unchanged one is not imported again.
 // Only symlinks into payload.K3sImagesDir are ever replaced or removed;
-// anything else in the directory is the operator's.
+// anything else in the directory is the operator's. A directory that
+// vanished is made again with K3s's empty import cache in it.
 func k3sImages(_ context.Context, env *Env) error {
 	if _, err := os.Stat(env.Path(payload.K3sImagesDir)); errors.Is(err, os.ErrNotExist) {
 		env.Printf("k3s-images: no %s in this image (no K3s)", payload.K3sImagesDir)
@@ -38,8 +40,10 @@ func k3sImages(_ context.Context, env *Env) error {
 		return err
 	}
 	dir := env.Path(payload.K3sAgentImagesDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", payload.K3sAgentImagesDir, err)
+	if created, err := ensureAgentImagesDir(env); err != nil {
+		return err
+	} else if created {
+		env.Printf("k3s-images: created %s with an empty %s", payload.K3sAgentImagesDir, importCache)
 	}
 	current := map[string]bool{}
 	for _, a := range archives {
@@ -77,6 +81,58 @@ func k3sImages(_ context.Context, env *Env) error {
 		env.Printf("k3s-images: removed stale %s -> %s", p, target)
 	}
 	return syncDir(dir)
+}
+
+// importCache is K3s's record of the archives it imported (path, size,
+// mtime). K3s keeps it only if the file exists, and then imports an archive
+// once instead of at every start; the builder bakes an empty one, which the
+// first boot seeds onto STATE.
+const importCache = ".cache.json"
+
+// ensureAgentImagesDir creates payload.K3sAgentImagesDir when it is
+// missing, with an empty importCache in it, and says whether it did. The
+// directory is made under a temporary name and renamed into place, so a
+// power cut never leaves it without the cache (which would then never be
+// made: a directory that exists is the operator's to arrange).
+func ensureAgentImagesDir(env *Env) (created bool, err error) {
+	dir := env.Path(payload.K3sAgentImagesDir)
+	if info, err := os.Stat(dir); err == nil {
+		if !info.IsDir() {
+			return false, fmt.Errorf("%s is not a directory", payload.K3sAgentImagesDir)
+		}
+		return false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("stat %s: %w", payload.K3sAgentImagesDir, err)
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return false, fmt.Errorf("create %s: %w", path.Dir(payload.K3sAgentImagesDir), err)
+	}
+	tmp := filepath.Join(parent, ".images.tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		return false, fmt.Errorf("remove leftover %s: %w", tmp, err)
+	}
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return false, fmt.Errorf("create %s: %w", payload.K3sAgentImagesDir, err)
+	}
+	cache, err := os.OpenFile(filepath.Join(tmp, importCache), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return false, fmt.Errorf("create %s: %w", importCache, err)
+	}
+	if err := cache.Sync(); err != nil {
+		cache.Close()
+		return false, fmt.Errorf("sync %s: %w", importCache, err)
+	}
+	if err := cache.Close(); err != nil {
+		return false, fmt.Errorf("close %s: %w", importCache, err)
+	}
+	if err := syncDir(tmp); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return false, fmt.Errorf("create %s: %w", payload.K3sAgentImagesDir, err)
+	}
+	return true, syncDir(parent)
 }
 
 // imageArchive is one line of the manifest.

@@ -29,3 +29,15 @@ func Digest(t testing.TB, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
 	}
 	return h
 }
+
+// PushIndex pushes a multi-platform index to ref (on a test registry).
+func PushIndex(t testing.TB, ref string, idx v1.ImageIndex) {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,269 @@
+package build
+
+import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ml-appliance/appliance/builder/lock"
+	"github.com/ml-appliance/appliance/builder/report"
+	"github.com/ml-appliance/appliance/builder/site"
+	"github.com/ml-appliance/appliance/firstboot/payload"
+	"github.com/ml-appliance/appliance/internal/testfixture"
+	"github.com/ml-appliance/appliance/internal/testrepo"
+)
+
+// platformFixture is a site with K3s (local stand-in files) and the test
+// catalog's two components, whose charts come from a chart repository and
+// whose images come from a registry, both on 127.0.0.1 and reached through
+// the site's mirrors, as an air-gapped factory's would be.
+type platformFixture struct {
+	work     string
+	site     *site.Site
+	registry *testrepo.Server
+	charts   *testrepo.Server
+	opts     Options
+	// shared is a layer every image has; each also has one of ownSize.
+	shared  v1.Layer
+	ownSize int64
+}
+
+func newPlatformFixture(t testing.TB) *platformFixture {
+	return newPlatformFixtureSized(t, 2048, 1024)
+}
+
+// newPlatformFixtureSized is newPlatformFixture with layers of the given
+// sizes: one shared by every image, and one of its own per image.
+func newPlatformFixtureSized(t testing.TB, sharedSize, ownSize int64) *platformFixture {
+	t.Helper()
+	f := &platformFixture{work: t.TempDir(), registry: testrepo.Registry(t), ownSize: ownSize,
+		charts: testrepo.ChartRepo(t, testrepo.WebChart(), testrepo.DBChart())}
+	base := filepath.Join(f.work, "base.tar")
+	bin := filepath.Join(f.work, "k3s")
+	airgap := filepath.Join(f.work, "k3s-airgap-images-amd64.tar.zst")
+	for p, body := range map[string][]byte{base: fakeBase(t), bin: []byte("#!/bin/sh\necho stand-in k3s\n"), airgap: []byte("stand-in archive")} {
+		if err := os.WriteFile(p, body, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if f.shared, err = random.Layer(sharedSize, types.OCILayer); err != nil {
+		t.Fatal(err)
+	}
+	f.push(t, "library/busybox:1.36")
+	f.push(t, "library/postgres:16.4")
+	f.push(t, "example/setup:2.0")
+	f.push(t, "example/backup:3.1")
+	f.pushIndex(t, "library/nginx:1.27.0")
+
+	f.site = testSite(site.Base{Rootfs: base})
+	f.site.K3s = site.K3s{Binary: bin, Airgap: airgap}
+	f.site.Platform = site.Platform{"web": {}, "db": {}}
+	f.site.Mirrors = site.Mirrors{Registries: map[string]string{
+		"docker.io": f.registry.Host, "ghcr.io": f.registry.Host, "quay.io": f.registry.Host}}
+	f.opts = Options{CacheDir: filepath.Join(f.work, "cache"), AgentDir: agentDir(t), SourceDateEpoch: 1e9,
+		Catalog: testrepo.Catalog(t, f.charts.URL)}
+	return f
+}
+
+// image is a linux/amd64 image of the shared layer and one of its own.
+func (f *platformFixture) image(t testing.TB) v1.Image {
+	t.Helper()
+	own, err := random.Layer(f.ownSize, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Appending records the layers' diff IDs in the config, so every
+	// image's config differs.
+	if img, err = mutate.AppendLayers(img, f.shared, own); err != nil {
+		t.Fatal(err)
+	}
+	return mutate.MediaType(img, types.OCIManifestSchema1)
+}
+
+func (f *platformFixture) push(t testing.TB, repoTag string) v1.Image {
+	img := f.image(t)
+	testfixture.PushImage(t, f.registry.Host+"/"+repoTag, img)
+	return img
+}
+
+// pushIndex pushes a two-platform index (linux/amd64, linux/arm64).
+func (f *platformFixture) pushIndex(t testing.TB, repoTag string) {
+	t.Helper()
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: f.image(t), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: f.image(t), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	testfixture.PushIndex(t, f.registry.Host+"/"+repoTag, idx)
+}
+
+func (f *platformFixture) build(t testing.TB, out string) (*report.Report, error) {
+	t.Helper()
+	opts := f.opts
+	opts.OutputDir = filepath.Join(f.work, out)
+	return Run(context.Background(), f.site, opts)
+}
+
+func TestPlatformIsBakedWithItsImagesChartsAndManifests(t *testing.T) {
+	f := newPlatformFixture(t)
+	rep, err := f.build(t, "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, img := range rep.Images {
+		names = append(names, img.Name+" "+strings.Join(img.Components, ","))
+		if !strings.HasPrefix(img.Digest, "sha256:") || img.Size <= 0 {
+			t.Errorf("report image %+v: no digest or size", img)
+		}
+	}
+	want := "docker.io/library/busybox:1.36 db,web|docker.io/library/nginx:1.27.0 web|docker.io/library/postgres:16.4 db|ghcr.io/example/setup:2.0 web|quay.io/example/backup:3.1 db"
+	if got := strings.Join(names, "|"); got != want {
+		t.Errorf("report images:\n got %s\nwant %s", got, want)
+	}
+	if len(rep.Charts) != 2 || rep.Charts[0].Component != "db" || rep.Charts[0].Repo != f.charts.URL {
+		t.Errorf("report charts: %+v", rep.Charts)
+	}
+	img := filepath.Join(f.work, "out", "lab.squashfs")
+	listing := unsquashfsList(t, img)
+	for _, p := range []string{
+		"/usr/lib/appliance/k3s/images/" + PlatformArchive,
+		payload.PlatformChartsDir + "/web-1.0.0.tgz", payload.PlatformChartsDir + "/db-0.3.0.tgz",
+		payload.PlatformManifestsDir + "/web.yaml", payload.PlatformManifestsDir + "/main-db.yaml",
+		payload.RegistriesTemplate, payload.PlatformManifest,
+	} {
+		if !strings.Contains(listing, "\n"+p+"\n") {
+			t.Errorf("OS image lacks %s", p)
+		}
+	}
+	sums := catFromImage(t, img, payload.K3sImagesManifest)
+	if !strings.Contains(string(sums), "  k3s-airgap-images-amd64.tar.zst\n") || !strings.Contains(string(sums), "  "+PlatformArchive+"\n") {
+		t.Errorf("images.sha256 does not list both archives:\n%s", sums)
+	}
+	var manifest payload.Platform
+	if err := json.Unmarshal(catFromImage(t, img, payload.PlatformManifest), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest.Components) != 2 || manifest.Components[0].HelmChart != "main-db" ||
+		strings.Join(manifest.Components[1].Workloads, ",") != "DaemonSet/web-agent,Deployment/web" {
+		t.Errorf("platform manifest: %+v", manifest)
+	}
+	// The archive holds each blob once: 5 images of one shared layer and
+	// one own layer each (nginx's index adds its arm64 manifest nowhere:
+	// only linux/amd64 blobs travel), plus manifests, configs and the index.
+	blobs := archiveBlobs(t, catFromImage(t, img, "/usr/lib/appliance/k3s/images/"+PlatformArchive))
+	if got, want := len(blobs), 1+5+5+5+1; got != want {
+		t.Errorf("archive has %d blobs, want %d (shared layer once)", got, want)
+	}
+	d, _ := f.shared.Digest()
+	if blobs["blobs/sha256/"+d.Hex] != 1 {
+		t.Errorf("shared layer appears %d times", blobs["blobs/sha256/"+d.Hex])
+	}
+}
+
+func TestLockedRebuildIsOfflineAndIgnoresMovedTags(t *testing.T) {
+	f := newPlatformFixture(t)
+	c, err := OpenCache(f.site, f.opts.CacheDir, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Resolve(context.Background(), f.site, ResolveOptions{Cache: c, Catalog: f.opts.Catalog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockPath := filepath.Join(f.work, "site.lock")
+	if err := res.Lock.Write(lockPath, "site.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	pins, err := lock.Read(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned, _ := pins.Image("docker.io/library/postgres:16.4")
+	moved := f.push(t, "library/postgres:16.4") // the tag moves after locking
+	f.registry.ResetRequests()
+	f.charts.ResetRequests()
+
+	f.opts.Lock, f.opts.LockPath, f.opts.Locked = pins, lockPath, true
+	rep, err := f.build(t, "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.registry.Requests() + f.charts.Requests(); n != 0 {
+		t.Errorf("warm locked rebuild made %d requests (registry %d, charts %d), want 0", n, f.registry.Requests(), f.charts.Requests())
+	}
+	movedDigest, _ := moved.Digest()
+	for _, img := range rep.Images {
+		if img.Name == "docker.io/library/postgres:16.4" && (img.Digest != pinned.Manifest || img.Digest == movedDigest.String()) {
+			t.Errorf("postgres is %s, the lock pins %s (the moved tag is %s)", img.Digest, pinned.Manifest, movedDigest)
+		}
+	}
+
+	// A config that needs an image the lock does not pin is refused, and
+	// the failed build leaves nothing behind.
+	f.site.Platform["web"] = site.PlatformComponent{Values: site.Values{"tag": "1.25.4"}}
+	f.pushIndex(t, "library/nginx:1.25.4")
+	_, err = f.build(t, "refused")
+	for _, want := range []string{"--locked: the config needs what " + lockPath + " does not pin",
+		"image docker.io/library/nginx:1.25.4 is not in the lock", "image docker.io/library/nginx:1.27.0 is in the lock but no longer needed"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nwant it to contain %q", err, want)
+		}
+	}
+	assertEmpty(t, filepath.Join(f.work, "refused"))
+}
+
+func TestMissingImageFailsTheBuildNamingIt(t *testing.T) {
+	f := newPlatformFixture(t)
+	f.site.Platform["web"] = site.PlatformComponent{Values: site.Values{"tag": "9.9.9"}}
+	_, err := f.build(t, "out")
+	if err == nil || !strings.Contains(err.Error(), "image docker.io/library/nginx:9.9.9") {
+		t.Errorf("error = %v, want one naming docker.io/library/nginx:9.9.9", err)
+	}
+	assertEmpty(t, filepath.Join(f.work, "out"))
+}
+
+// catFromImage reads one file of a squashfs image (rdsquashfs, from
+// squashfs-tools-ng, a tool this code did not write).
+func catFromImage(t *testing.T, img, path string) []byte {
+	t.Helper()
+	out, err := exec.Command("rdsquashfs", "-c", path, img).Output()
+	if err != nil {
+		t.Fatalf("rdsquashfs -c %s %s: %v", path, img, err)
+	}
+	return out
+}
+
+// archiveBlobs counts the entries under blobs/sha256/ of an OCI archive.
+func archiveBlobs(t *testing.T, archive []byte) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	tr := tar.NewReader(strings.NewReader(string(archive)))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(h.Name, "blobs/sha256/") && h.Typeflag == tar.TypeReg {
+			out[h.Name]++
+		}
+	}
+}

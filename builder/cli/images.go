@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ml-appliance/appliance/builder/build"
+	"github.com/ml-appliance/appliance/builder/catalog"
+	"github.com/ml-appliance/appliance/builder/imagestore"
+	"github.com/ml-appliance/appliance/builder/lock"
+	"github.com/ml-appliance/appliance/builder/platform"
+	"github.com/ml-appliance/appliance/builder/site"
+)
+
+func newImagesCmd() *cobra.Command {
+	var config, cacheDir, why string
+	var offline, verbose bool
+	cmd := &cobra.Command{
+		Use:   "images --config FILE [--why IMAGE]",
+		Short: "List the images the site's platform needs, and why",
+		Long: "Pull the enabled components' charts, render them with the site's values and list every\n" +
+			"image they and the catalog's run-time extras need, one per line. With --why, say which\n" +
+			"chart, manifest or catalog entry needs IMAGE (a reference, with or without its tag).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if config == "" {
+				return &usageError{"images: --config is required"}
+			}
+			s, warnings, err := site.Load(config)
+			for _, w := range warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+			}
+			if err != nil {
+				return err
+			}
+			log := newLogger(cmd.ErrOrStderr(), verbose)
+			c, err := build.OpenCache(s, cacheDir, offline, log)
+			if err != nil {
+				return err
+			}
+			pins, err := build.ReadLock(lock.PathFor(config))
+			if err != nil {
+				return err
+			}
+			cat, err := catalog.Default()
+			if err != nil {
+				return err
+			}
+			plan, err := platform.Resolve(cmd.Context(), s, platform.Options{Catalog: cat, Charts: c, Lock: pins, Logger: log})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if why == "" {
+				for _, n := range plan.Images {
+					fmt.Fprintln(out, n.Ref)
+				}
+				return nil
+			}
+			found := false
+			for _, n := range plan.Images {
+				if !sameImage(n.Ref, why) {
+					continue
+				}
+				found = true
+				fmt.Fprintf(out, "%s is needed by:\n", n.Ref)
+				for _, f := range n.From {
+					fmt.Fprintf(out, "  %s\n", f)
+				}
+			}
+			if !found {
+				return fmt.Errorf("images: no enabled component needs %s", why)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&config, "config", "c", "", "site config file (site.yaml)")
+	f.StringVar(&why, "why", "", "say what needs this image")
+	f.StringVar(&cacheDir, "cache", filepath.Join("out", "cache"), "content-addressed download cache")
+	f.BoolVar(&offline, "offline", false, "fail instead of downloading anything not in the cache")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log every step")
+	return cmd
+}
+
+// sameImage reports whether ref is what the operator asked about: the same
+// reference, or the same repository when the question has no tag or
+// digest, comparing containerd's normal forms (nginx = docker.io/library/nginx).
+func sameImage(ref, asked string) bool {
+	if ref == asked {
+		return true
+	}
+	rn, err := imagestore.ContainerdName(ref)
+	if err != nil {
+		return false
+	}
+	if an, err := imagestore.ContainerdName(asked); err == nil && an == rn {
+		return true
+	}
+	repo := rn
+	if i := strings.IndexAny(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	an, err := imagestore.ContainerdName(asked + ":x")
+	return err == nil && strings.TrimSuffix(an, ":x") == repo
+}

@@ -1,0 +1,197 @@
+// Package platform turns the site's platform section and the catalog into
+// what an appliance carries for the ML platform: each enabled component's
+// chart (pulled and digest-checked), its values (the catalog's small-cluster
+// defaults with the site's overrides merged over them), the chart rendered
+// with those values for the target Kubernetes version, and the set of
+// images the rendered charts and the catalog's run-time extras need, each
+// with the places that need it.
+//
+// Resolve does not pull images; the build pulls Plan.Images through the
+// image store. Place writes the charts, the K3s HelmChart manifests that
+// deploy them, the embedded-mirror registries.yaml and the platform
+// manifest firstboot reads into the root filesystem.
+//
+//	plan, err := platform.Resolve(ctx, s, platform.Options{Catalog: cat, Charts: c})
+//	for _, need := range plan.Images { fmt.Println(need.Ref, need.From) }
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+
+	"github.com/ml-appliance/appliance/builder/catalog"
+	"github.com/ml-appliance/appliance/builder/charts"
+	"github.com/ml-appliance/appliance/builder/lock"
+	"github.com/ml-appliance/appliance/builder/site"
+)
+
+// Options configures Resolve.
+type Options struct {
+	// Catalog lists the components; required.
+	Catalog *catalog.Catalog
+	// Charts pulls chart archives (the build cache); required.
+	Charts charts.Store
+	// Lock pins chart archives by digest; nil pins nothing.
+	Lock *lock.Lock
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Component is one enabled component, resolved.
+type Component struct {
+	// Catalog is the catalog entry.
+	Catalog *catalog.Component
+	// Repo is the chart repository used: the catalog's, or the site's
+	// mirror for it.
+	Repo string
+	// Chart is the pulled chart archive.
+	Chart *charts.Pulled
+	// Values are the merged chart values.
+	Values map[string]any
+	// Rendered is the chart rendered with Values.
+	Rendered *charts.Rendered
+	// Workloads are the Kind/name workloads firstboot waits for.
+	Workloads []string
+}
+
+// Need is one image the platform needs and what needs it.
+type Need struct {
+	// Ref is the image reference as the chart or catalog names it.
+	Ref string
+	// From lists what needs it, like "chart minio: Deployment minio/minio"
+	// or "catalog jupyterhub: notebook servers".
+	From []string
+	// Components are the components that need it, sorted.
+	Components []string
+}
+
+// Plan is the resolved platform.
+type Plan struct {
+	// KubeVersion is the Kubernetes version the charts were rendered for.
+	KubeVersion string
+	// Components are the enabled components, sorted by name.
+	Components []*Component
+	// Images are every image needed, sorted by reference.
+	Images []Need
+}
+
+// Resolve pulls, merges and renders every component s enables. It fails
+// naming every component that could not be resolved.
+func Resolve(ctx context.Context, s *site.Site, opts Options) (*Plan, error) {
+	if opts.Catalog == nil || opts.Charts == nil {
+		return nil, errors.New("platform: Options.Catalog and Options.Charts are required")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	plan := &Plan{KubeVersion: KubeVersion(s.K3s)}
+	var errs []error
+	for _, name := range s.Platform.Enabled() {
+		entry, ok := opts.Catalog.Component(name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("platform %s: not in the catalog", name))
+			continue
+		}
+		log.Info("resolving platform component", "component", name, "chart", entry.Chart.Name, "version", entry.Chart.Version)
+		c, err := resolveComponent(ctx, s, entry, plan.KubeVersion, opts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("platform %s: %w", name, err))
+			continue
+		}
+		plan.Components = append(plan.Components, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	images, err := collectImages(plan.Components)
+	if err != nil {
+		return nil, err
+	}
+	plan.Images = images
+	return plan, nil
+}
+
+func resolveComponent(ctx context.Context, s *site.Site, entry *catalog.Component, kubeVersion string, opts Options) (*Component, error) {
+	c := &Component{Catalog: entry, Repo: entry.Chart.Repo}
+	if m, ok := s.Mirrors.Charts[entry.Name]; ok {
+		c.Repo = m
+	}
+	src := charts.Source{Repo: c.Repo, Name: entry.Chart.Name, Version: entry.Chart.Version}
+	if pin, ok := opts.Lock.Chart(entry.Name); ok && pin.Name == src.Name && pin.Version == src.Version {
+		src.Digest = pin.Digest
+	}
+	var err error
+	if c.Chart, err = charts.Pull(ctx, src, charts.PullOptions{Store: opts.Charts}); err != nil {
+		return nil, err
+	}
+	c.Values = MergeValues(entry.Values, s.Platform[entry.Name].Values)
+	c.Rendered, err = charts.Render(c.Chart.Chart, charts.RenderOptions{
+		ReleaseName: entry.ReleaseName(), Namespace: entry.Namespace,
+		Values: c.Values, KubeVersion: kubeVersion,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Workloads, err = workloads(entry, c.Rendered); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// KubeVersion is the Kubernetes version a K3s release runs (v1.33.5+k3s1 ->
+// v1.33.5); Helm's default when the release is local files of unknown
+// version.
+func KubeVersion(k site.K3s) string {
+	if v, _, ok := strings.Cut(k.Version, "+"); ok {
+		return v
+	}
+	return chartutil.DefaultCapabilities.KubeVersion.Version
+}
+
+// collectImages merges the images every component's rendered chart and
+// catalog entry name.
+func collectImages(comps []*Component) ([]Need, error) {
+	needs := map[string]*Need{}
+	need := func(ref, component string, from ...string) {
+		n, ok := needs[ref]
+		if !ok {
+			n = &Need{Ref: ref}
+			needs[ref] = n
+		}
+		n.From = append(n.From, from...)
+		n.Components = append(n.Components, component)
+	}
+	for _, c := range comps {
+		uses, err := charts.Images(c.Chart.Chart, c.Rendered)
+		if err != nil {
+			return nil, fmt.Errorf("platform %s: %w", c.Catalog.Name, err)
+		}
+		for _, u := range uses {
+			need(u.Image, c.Catalog.Name, u.From...)
+		}
+		for _, img := range c.Catalog.Images {
+			need(img.Ref, c.Catalog.Name, "catalog "+c.Catalog.Name+": "+img.Why)
+		}
+	}
+	var errs []error
+	out := make([]Need, 0, len(needs))
+	for _, n := range needs {
+		slices.Sort(n.From)
+		slices.Sort(n.Components)
+		n.From, n.Components = slices.Compact(n.From), slices.Compact(n.Components)
+		if err := catalog.CheckImageRef(n.Ref); err != nil {
+			errs = append(errs, fmt.Errorf("image %v (needed by %s)", err, strings.Join(n.From, "; ")))
+			continue
+		}
+		out = append(out, *n)
+	}
+	slices.SortFunc(out, func(a, b Need) int { return strings.Compare(a.Ref, b.Ref) })
+	return out, errors.Join(errs...)
+}
