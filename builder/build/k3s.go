@@ -25,6 +25,9 @@ const PlatformArchive = "appliance-platform.tar"
 // without a k3s section gets neither.
 func (b *pipeline) addCluster(ctx context.Context, tree *rootfs.Tree) error {
 	if !b.site.K3s.Enabled() {
+		if b.opts.Locked {
+			return checkLocked(b.opts.Lock, lock.New(), b.opts.LockPath)
+		}
 		return nil
 	}
 	c, err := b.openCache()
