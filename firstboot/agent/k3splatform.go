@@ -315,51 +315,22 @@ func regularFileSHA256(env *Env, p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// leftoverPrefix starts the name of copyFileAtomic's temporary file: a dot
-// file, which K3s's deploy controller skips, and a name that tells
-// removeLeftovers it is ours.
-const leftoverPrefix = ".firstboot-"
-
-// copyFileAtomic copies src to dst so that dst holds either its old content
-// or all of src's, even across a power cut: a temporary file beside dst,
-// fsynced, renamed over dst, then the directory fsynced. A missing
-// directory is created with dirPerm.
-func copyFileAtomic(env *Env, src, dst string, perm, dirPerm os.FileMode) (err error) {
+// copyFileAtomic copies src to dst (both in the host) with writeAtomic, so
+// dst holds either its old content or all of src's, even across a power
+// cut. A missing directory is created with dirPerm.
+func copyFileAtomic(env *Env, src, dst string, perm, dirPerm os.FileMode) error {
 	in, err := os.Open(env.Path(src))
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
 	defer in.Close()
-	dir := env.Path(path.Dir(dst))
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return fmt.Errorf("create %s: %w", path.Dir(dst), err)
-	}
-	tmp, err := os.CreateTemp(dir, leftoverPrefix+path.Base(dst)+".tmp-*")
-	if err != nil {
+	if err := writeAtomic(env.Path(dst), perm, dirPerm, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	}); err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := io.Copy(tmp, in); err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("chmod %s: %w", dst, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dst, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", dst, err)
-	}
-	if err := os.Rename(tmp.Name(), env.Path(dst)); err != nil {
-		return fmt.Errorf("rename to %s: %w", dst, err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // removeLeftovers removes the temporary files of copies a power cut

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -46,15 +47,30 @@ func writeRecord(env *Env, rec Record) error {
 }
 
 // writeFileAtomic writes data to path so that path holds either its old
-// content or all of data, even across a power cut: write a temp file in the
-// same directory, fsync it, rename it over path, fsync the directory. Missing
-// parent directories are created with mode 0755.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+// content or all of data, even across a power cut (see writeAtomic).
+// Missing parent directories are created with mode 0755.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeAtomic(path, perm, 0o755, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// leftoverPrefix starts the name of writeAtomic's temporary file: a dot
+// file, which K3s's deploy controller skips, and a name that tells
+// removeLeftovers it is ours.
+const leftoverPrefix = ".firstboot-"
+
+// writeAtomic has fill write path's new content into a temporary file in
+// the same directory, fsyncs it, renames it over path and fsyncs the
+// directory, so path holds either its old content or all of the new. A
+// missing directory is created with dirPerm.
+func writeAtomic(path string, perm, dirPerm os.FileMode, fill func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	tmp, err := os.CreateTemp(dir, leftoverPrefix+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -64,7 +80,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := tmp.Write(data); err != nil {
+	if err := fill(tmp); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Chmod(perm); err != nil {
