@@ -122,21 +122,8 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) {
 			names = append(names, name)
 		}
 	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		key, val := n.Content[i], n.Content[i+1]
-		if key.Kind != yaml.ScalarNode || key.ShortTag() != "!!str" {
-			d.fail(key.Line, path, "expected a field name, got %s", describe(key))
-			continue
-		}
-		p := join(path, key.Value)
-		// yaml.v3 rejects duplicate keys only when decoding into Go values,
-		// not into a yaml.Node.
-		if first, ok := seen[key.Value]; ok {
-			d.fail(key.Line, p, "given twice (first at line %d)", first)
-			continue
-		}
-		seen[key.Value] = key.Line
+	isName := func(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.ShortTag() == "!!str" }
+	d.pairs(n, path, "a field name", isName, func(key, val *yaml.Node, p string) {
 		fi, ok := fields[key.Value]
 		if !ok {
 			msg := "unknown field"
@@ -144,22 +131,37 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			d.fail(key.Line, p, "%s", msg)
-			continue
+			return
 		}
 		d.src.lines[p] = key.Line
 		d.value(val, p, v.Field(fi))
-	}
+	})
 }
 
 // stringMap decodes a mapping node into map v (string keys, any supported
 // value type), rejecting non-string and repeated keys.
 func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	isName := func(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Value != "" }
+	d.pairs(n, path, "a name as key", isName, func(key, val *yaml.Node, p string) {
+		d.src.lines[p] = key.Line
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.value(val, p, elem)
+		m.SetMapIndex(reflect.ValueOf(key.Value).Convert(v.Type().Key()), elem)
+	})
+	v.Set(m)
+}
+
+// pairs calls fn for each key and value of mapping node n, with the key's
+// path. A key keyOK refuses is reported ("expected <want>, got ..."), and
+// so is a key given twice: yaml.v3 rejects duplicate keys only when
+// decoding into Go values, not into a yaml.Node.
+func (d *decoder) pairs(n *yaml.Node, path, want string, keyOK func(*yaml.Node) bool, fn func(key, val *yaml.Node, p string)) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
-		if key.Kind != yaml.ScalarNode || key.Value == "" {
-			d.fail(key.Line, path, "expected a name as key, got %s", describe(key))
+		if !keyOK(key) {
+			d.fail(key.Line, path, "expected %s, got %s", want, describe(key))
 			continue
 		}
 		p := join(path, key.Value)
@@ -168,12 +170,8 @@ func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 			continue
 		}
 		seen[key.Value] = key.Line
-		d.src.lines[p] = key.Line
-		elem := reflect.New(v.Type().Elem()).Elem()
-		d.value(val, p, elem)
-		m.SetMapIndex(reflect.ValueOf(key.Value).Convert(v.Type().Key()), elem)
+		fn(key, val, p)
 	}
-	v.Set(m)
 }
 
 // describe names what a node is, for "expected X, got Y".
