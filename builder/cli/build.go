@@ -11,7 +11,6 @@ import (
 	"github.com/ml-appliance/appliance/builder/build"
 	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/progress"
-	"github.com/ml-appliance/appliance/builder/site"
 )
 
 func newBuildCmd() *cobra.Command {
@@ -33,7 +32,12 @@ func newBuildCmd() *cobra.Command {
 			if config == "" {
 				return &usageError{"build: --config is required"}
 			}
+			// A bad flag is reported before the config is read.
 			epoch, err := sourceDateEpoch(epochStr)
+			if err != nil {
+				return err
+			}
+			s, warnings, err := loadSite(cmd, "build", config)
 			if err != nil {
 				return err
 			}
@@ -42,13 +46,6 @@ func newBuildCmd() *cobra.Command {
 				if opts.AgentDir, err = executableDir(); err != nil {
 					return err
 				}
-			}
-			s, warnings, err := site.Load(config)
-			for _, w := range warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
-			}
-			if err != nil {
-				return err
 			}
 			opts.LockPath = lock.PathFor(config)
 			if opts.Lock, err = build.ReadLock(opts.LockPath); err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/ml-appliance/appliance/builder/imagestore"
 	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/platform"
-	"github.com/ml-appliance/appliance/builder/site"
 )
 
 func newImagesCmd() *cobra.Command {
@@ -26,13 +25,7 @@ func newImagesCmd() *cobra.Command {
 			"chart, manifest or catalog entry needs IMAGE (a reference, with or without its tag).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if config == "" {
-				return &usageError{"images: --config is required"}
-			}
-			s, warnings, err := site.Load(config)
-			for _, w := range warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
-			}
+			s, _, err := loadSite(cmd, "images", config)
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/ml-appliance/appliance/builder/build"
 	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/progress"
-	"github.com/ml-appliance/appliance/builder/site"
 )
 
 func newLockCmd() *cobra.Command {
@@ -24,13 +23,7 @@ func newLockCmd() *cobra.Command {
 			"`builder build --locked` fails if the config needs anything the lock does not pin.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if config == "" {
-				return &usageError{"lock: --config is required"}
-			}
-			s, warnings, err := site.Load(config)
-			for _, w := range warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
-			}
+			s, _, err := loadSite(cmd, "lock", config)
 			if err != nil {
 				return err
 			}

@@ -17,13 +17,7 @@ func newValidateCmd() *cobra.Command {
 			"Problems are printed as FILE:LINE: field: what is wrong; the exit status is 2 if any.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if config == "" {
-				return &usageError{"validate: --config is required"}
-			}
-			s, warnings, err := site.Load(config)
-			for _, w := range warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
-			}
+			s, _, err := loadSite(cmd, "validate", config)
 			if err != nil {
 				return err
 			}
@@ -33,4 +27,17 @@ func newValidateCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&config, "config", "c", "", "site config file (site.yaml)")
 	return cmd
+}
+
+// loadSite loads the site config a command's --config names (required),
+// printing its warnings on stderr.
+func loadSite(cmd *cobra.Command, verb, config string) (*site.Site, []string, error) {
+	if config == "" {
+		return nil, nil, &usageError{verb + ": --config is required"}
+	}
+	s, warnings, err := site.Load(config)
+	for _, w := range warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+	}
+	return s, warnings, err
 }
