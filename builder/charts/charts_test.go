@@ -2,17 +2,13 @@ package charts
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-
 	"github.com/ml-appliance/appliance/builder/cache"
+	"github.com/ml-appliance/appliance/internal/testrepo"
 )
 
 func newCache(t *testing.T) *cache.Cache {
@@ -73,9 +69,7 @@ func TestPullHTTPRenderImages(t *testing.T) {
 }
 
 func TestPullOCIRenderImages(t *testing.T) {
-	reg := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := testrepo.Registry(t).Host
 	sum, pushed := pushChart(t, host+"/charts/app:1.0.0")
 	src := Source{Repo: "oci://" + host + "/charts", Name: "app", Version: "1.0.0"}
 	store := newCache(t)

@@ -3,17 +3,16 @@ package charts
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync/atomic"
+	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
-	"helm.sh/helm/v3/pkg/repo"
+
+	"github.com/ml-appliance/appliance/internal/testrepo"
 )
 
 func file(name, data string) *chart.File { return &chart.File{Name: name, Data: []byte(data)} }
@@ -152,43 +151,21 @@ func saveChart(t *testing.T, ch *chart.Chart, dir string) (string, string) {
 	return p, hex.EncodeToString(sum[:])
 }
 
-// chartRepo serves dir (holding ch's .tgz and an index.yaml listing it
-// with digest) on 127.0.0.1. It returns the repo URL and the real digest.
+// chartRepo serves ch from a chart repository on 127.0.0.1 whose
+// index.yaml gives indexDigest for it (its real digest when empty). It
+// returns the repo URL and the real digest (hex).
 func chartRepo(t *testing.T, ch *chart.Chart, indexDigest string) (string, string) {
 	t.Helper()
-	url, sum, _ := countedChartRepo(t, ch, indexDigest)
-	return url, sum
+	srv, sum := countedChartRepo(t, ch, indexDigest)
+	return srv.URL, sum
 }
 
-// countedChartRepo is chartRepo also returning the count of requests the
-// repository gets.
-func countedChartRepo(t *testing.T, ch *chart.Chart, indexDigest string) (string, string, *atomic.Int32) {
+// countedChartRepo is chartRepo returning the server, which counts the
+// requests it gets.
+func countedChartRepo(t *testing.T, ch *chart.Chart, indexDigest string) (*testrepo.Server, string) {
 	t.Helper()
-	dir := t.TempDir()
-	p, sum := saveChart(t, ch, dir)
-	if indexDigest == "" {
-		indexDigest = sum
-	}
-	idx := repo.NewIndexFile()
-	if err := idx.MustAdd(ch.Metadata, filepath.Base(p), "", indexDigest); err != nil {
-		t.Fatal(err)
-	}
-	if err := idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h, n := counted(http.FileServer(http.Dir(dir)))
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL, sum, n
-}
-
-// counted wraps h, counting the requests it serves.
-func counted(h http.Handler) (http.Handler, *atomic.Int32) {
-	n := &atomic.Int32{}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		h.ServeHTTP(w, r)
-	}), n
+	srv := testrepo.ChartRepo(t)
+	return srv, strings.TrimPrefix(srv.AddChartListed(t, ch, indexDigest), "sha256:")
 }
 
 // pushChart pushes testChart to the OCI registry reference ref (plain

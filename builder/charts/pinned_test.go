@@ -2,17 +2,11 @@ package charts
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"reflect"
-	"strings"
-	"sync/atomic"
 	"testing"
 
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
-
 	"github.com/ml-appliance/appliance/builder/cache"
+	"github.com/ml-appliance/appliance/internal/testrepo"
 )
 
 func cacheAt(t *testing.T, dir string, offline bool) *cache.Cache {
@@ -28,25 +22,23 @@ func cacheAt(t *testing.T, dir string, offline bool) *cache.Cache {
 // again with Source.Digest set (as a lock gives it) from the same cache
 // directory: the second pull asks the repository nothing.
 func TestPullPinnedMakesNoRequest(t *testing.T) {
-	httpURL, httpSum, httpRequests := countedChartRepo(t, testChart(), "")
-	h, ociRequests := counted(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
-	reg := httptest.NewServer(h)
-	defer reg.Close()
-	host := strings.TrimPrefix(reg.URL, "http://")
+	httpRepo, httpSum := countedChartRepo(t, testChart(), "")
+	reg := testrepo.Registry(t)
+	host := reg.Host
 	ociSum, _ := pushChart(t, host+"/charts/app:1.0.0")
 
 	for _, tt := range []struct {
 		kind     string
 		src      Source
 		sum      string
-		requests *atomic.Int32
+		requests *testrepo.Server
 	}{
-		{"http", Source{Repo: httpURL, Name: "app", Version: "1.0.0"}, httpSum, httpRequests},
-		{"oci", Source{Repo: "oci://" + host + "/charts", Name: "app", Version: "1.0.0"}, ociSum, ociRequests},
+		{"http", Source{Repo: httpRepo.URL, Name: "app", Version: "1.0.0"}, httpSum, httpRepo},
+		{"oci", Source{Repo: "oci://" + host + "/charts", Name: "app", Version: "1.0.0"}, ociSum, reg},
 	} {
 		t.Run(tt.kind, func(t *testing.T) {
 			dir := t.TempDir()
-			tt.requests.Store(0)
+			tt.requests.ResetRequests()
 			first, err := Pull(context.Background(), tt.src, PullOptions{Store: cacheAt(t, dir, false)})
 			if err != nil {
 				t.Fatal(err)
@@ -54,19 +46,19 @@ func TestPullPinnedMakesNoRequest(t *testing.T) {
 			if first.SHA256 != "sha256:"+tt.sum {
 				t.Fatalf("pulled %s, want the archive sha256:%s", first.SHA256, tt.sum)
 			}
-			if tt.requests.Load() == 0 {
+			if tt.requests.Requests() == 0 {
 				t.Fatal("the first pull made no request")
 			}
 
 			pinned := tt.src
 			pinned.Digest = first.SHA256
 			for _, offline := range []bool{false, true} {
-				tt.requests.Store(0)
+				tt.requests.ResetRequests()
 				again, err := Pull(context.Background(), pinned, PullOptions{Store: cacheAt(t, dir, offline)})
 				if err != nil {
 					t.Fatalf("offline=%v: %v", offline, err)
 				}
-				if n := tt.requests.Load(); n != 0 {
+				if n := tt.requests.Requests(); n != 0 {
 					t.Errorf("offline=%v: pinned pull from a warm cache made %d requests, want 0", offline, n)
 				}
 				if again.SHA256 != first.SHA256 || again.Path != first.Path || again.Name != "app" || again.Version != "1.0.0" {
@@ -81,18 +73,18 @@ func TestPullPinnedMakesNoRequest(t *testing.T) {
 			// The archive must still be the chart asked for.
 			other := pinned
 			other.Name = "web"
-			tt.requests.Store(0)
+			tt.requests.ResetRequests()
 			_, err = Pull(context.Background(), other, PullOptions{Store: cacheAt(t, dir, false)})
 			want := "chart web 1.0.0 from the cache (" + first.SHA256 + "): archive holds app 1.0.0"
-			if err == nil || err.Error() != want || tt.requests.Load() != 0 {
-				t.Errorf("wrong name: %d requests, error %v\nwant 0 and %s", tt.requests.Load(), err, want)
+			if err == nil || err.Error() != want || tt.requests.Requests() != 0 {
+				t.Errorf("wrong name: %d requests, error %v\nwant 0 and %s", tt.requests.Requests(), err, want)
 			}
 
 			// A cold cache with the pin fetches and checks it.
-			tt.requests.Store(0)
+			tt.requests.ResetRequests()
 			cold, err := Pull(context.Background(), pinned, PullOptions{Store: cacheAt(t, t.TempDir(), false)})
-			if err != nil || cold.SHA256 != first.SHA256 || tt.requests.Load() == 0 {
-				t.Errorf("cold pinned pull: %d requests, %v", tt.requests.Load(), err)
+			if err != nil || cold.SHA256 != first.SHA256 || tt.requests.Requests() == 0 {
+				t.Errorf("cold pinned pull: %d requests, %v", tt.requests.Requests(), err)
 			}
 		})
 	}

@@ -73,6 +73,14 @@ func ChartRepo(t testing.TB, charts ...*chart.Chart) *Server {
 // It returns the archive's sha256 as "sha256:<hex>".
 func (s *Server) AddChart(t testing.TB, ch *chart.Chart) string {
 	t.Helper()
+	return s.AddChartListed(t, ch, "")
+}
+
+// AddChartListed is AddChart with index.yaml giving indexDigest (bare hex)
+// for the chart instead of its real digest, when indexDigest is set: a
+// repository whose index lies.
+func (s *Server) AddChartListed(t testing.TB, ch *chart.Chart, indexDigest string) string {
+	t.Helper()
 	p, err := chartutil.Save(ch, s.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +96,10 @@ func (s *Server) AddChart(t testing.TB, ch *chart.Chart) string {
 			t.Fatal(err)
 		}
 	}
-	if err := idx.MustAdd(ch.Metadata, filepath.Base(p), "", strings.TrimPrefix(digest, "sha256:")); err != nil {
+	if indexDigest == "" {
+		indexDigest = strings.TrimPrefix(digest, "sha256:")
+	}
+	if err := idx.MustAdd(ch.Metadata, filepath.Base(p), "", indexDigest); err != nil {
 		t.Fatal(err)
 	}
 	idx.SortEntries()
