@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/ml-appliance/appliance/builder/imagestore"
@@ -82,7 +81,7 @@ func (b *pipeline) writePlatform(tree *rootfs.Tree, res *Resolution) (k3s.Archiv
 func (b *pipeline) reportPlatform(res *Resolution) {
 	for _, c := range res.Platform.Components {
 		b.report.Charts = append(b.report.Charts, report.Chart{Component: c.Catalog.Name, Name: c.Chart.Name,
-			Version: c.Chart.Version, Repo: c.Repo, Digest: c.Chart.SHA256, Size: fileSize(c.Chart.Path)})
+			Version: c.Chart.Version, Repo: c.Repo, Digest: c.Chart.SHA256, Size: c.Chart.Size})
 	}
 	for i, img := range res.Images {
 		ri := report.Image{Name: img.Name, Digest: img.Digest.String(), Size: img.Size,
@@ -101,12 +100,4 @@ func ReadLock(path string) (*lock.Lock, error) {
 		return nil, err
 	}
 	return lock.Read(path)
-}
-
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
 }

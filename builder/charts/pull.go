@@ -61,8 +61,9 @@ type PullOptions struct {
 type Pulled struct {
 	// Path is the chart .tgz in the cache.
 	Path string
-	// SHA256 is the .tgz's digest ("sha256:<hex>").
+	// SHA256 is the .tgz's digest ("sha256:<hex>"), Size its length.
 	SHA256 string
+	Size   int64
 	// ManifestDigest is the OCI manifest digest, for information; empty
 	// for HTTP repos and for a chart taken from the cache by Source.Digest.
 	ManifestDigest string
@@ -138,7 +139,7 @@ func fromStore(store Store, d v1.Hash) (*Pulled, error) {
 	case err != nil:
 		return nil, err
 	}
-	return &Pulled{Path: b.Path(), SHA256: b.Digest().String()}, nil
+	return pulledFrom(b), nil
 }
 
 func pullHTTP(ctx context.Context, src Source, opts PullOptions) (*Pulled, error) {
@@ -170,7 +171,7 @@ func pullHTTP(ctx context.Context, src Source, opts PullOptions) (*Pulled, error
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: %w", src.Name, src.Version, err)
 	}
-	return &Pulled{Path: b.Path(), SHA256: b.Digest().String()}, nil
+	return pulledFrom(b), nil
 }
 
 func fetchIndex(ctx context.Context, client *http.Client, url string) (*repo.IndexFile, error) {
@@ -251,5 +252,12 @@ func pullOCI(ctx context.Context, src Source, opts PullOptions) (*Pulled, error)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: %s (manifest %s): layer: %w", src.Name, src.Version, ref, img.Digest, err)
 	}
-	return &Pulled{Path: b.Path(), SHA256: b.Digest().String(), ManifestDigest: img.Digest.String()}, nil
+	p := pulledFrom(b)
+	p.ManifestDigest = img.Digest.String()
+	return p, nil
+}
+
+// pulledFrom describes the chart archive b.
+func pulledFrom(b *cache.Blob) *Pulled {
+	return &Pulled{Path: b.Path(), SHA256: b.Digest().String(), Size: b.Size()}
 }
