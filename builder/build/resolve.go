@@ -164,11 +164,11 @@ func checkLocked(have, want *lock.Lock, lockPath string) error {
 	if len(diff) == 0 {
 		return nil
 	}
-	const max = 20
+	const maxLines = 20
 	more := ""
-	if len(diff) > max {
-		more = fmt.Sprintf("\n  ... and %d more", len(diff)-max)
-		diff = diff[:max]
+	if len(diff) > maxLines {
+		more = fmt.Sprintf("\n  ... and %d more", len(diff)-maxLines)
+		diff = diff[:maxLines]
 	}
 	return fmt.Errorf("--locked: the config needs what %s does not pin (run `builder lock` to update it):\n  %s%s",
 		lockPath, strings.Join(diff, "\n  "), more)

@@ -16,6 +16,7 @@ package catalog
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ml-appliance/appliance/images"
@@ -116,10 +117,12 @@ type Catalog struct {
 	components []*Component // sorted by Name
 }
 
-// Default reads the catalog embedded in the builder (images/catalog).
-func Default() (*Catalog, error) {
+// Default is the catalog embedded in the builder (images/catalog), read
+// once: site validation, the build and the CLI share it, so callers must
+// not modify it.
+var Default = sync.OnceValues(func() (*Catalog, error) {
 	return Load(images.Catalog, "catalog")
-}
+})
 
 // Components lists every component, sorted by name.
 func (c *Catalog) Components() []*Component { return c.components }

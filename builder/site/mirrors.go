@@ -36,9 +36,10 @@ func (m *Mirrors) validate(v *validator) {
 			v.errorf(p, "%s", err)
 		}
 	}
+	cat, catErr := catalog.Default() // a broken catalog is reported by the platform section
 	for _, comp := range sortedKeys(m.Charts) {
 		p := "mirrors.charts." + comp
-		if cat, err := catalog.Default(); err == nil {
+		if catErr == nil {
 			if _, ok := cat.Component(comp); !ok {
 				v.errorf(p, "no such component in the catalog")
 				continue
