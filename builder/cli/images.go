@@ -5,11 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/ml-appliance/appliance/builder/build"
 	"github.com/ml-appliance/appliance/builder/catalog"
-	"github.com/ml-appliance/appliance/builder/imagestore"
 	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/platform"
 )
@@ -80,25 +80,17 @@ func newImagesCmd() *cobra.Command {
 }
 
 // sameImage reports whether ref is what the operator asked about: the same
-// reference, or the same repository when the question has no tag or
-// digest, comparing containerd's normal forms (nginx = docker.io/library/nginx).
+// repository (nginx = docker.io/library/nginx) and, when the question names
+// a tag or digest, the same one.
 func sameImage(ref, asked string) bool {
-	if ref == asked {
-		return true
-	}
-	rn, err := imagestore.ContainerdName(ref)
+	r, err := name.ParseReference(ref)
 	if err != nil {
 		return false
 	}
-	if an, err := imagestore.ContainerdName(asked); err == nil && an == rn {
-		return true
+	a, err := name.ParseReference(asked)
+	if err != nil || r.Context().Name() != a.Context().Name() {
+		return false
 	}
-	repo := rn
-	if i := strings.IndexAny(repo, "@"); i >= 0 {
-		repo = repo[:i]
-	} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	an, err := imagestore.ContainerdName(asked + ":x")
-	return err == nil && strings.TrimSuffix(an, ":x") == repo
+	lastPart := asked[strings.LastIndex(asked, "/")+1:]
+	return !strings.ContainsAny(lastPart, ":@") || r.Identifier() == a.Identifier()
 }
