@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/yaml"
@@ -26,14 +25,14 @@ func Place(tree *rootfs.Tree, plan *Plan) error {
 	manifest := payload.Platform{KubeVersion: plan.KubeVersion, Components: []payload.PlatformComponent{}}
 	for _, c := range plan.Components {
 		file := ChartFile(c)
-		if err := tree.AddFileFrom(path.Join(strings.TrimPrefix(payload.PlatformChartsDir, "/"), file), 0o644, c.Chart.Path, opts); err != nil {
+		if err := tree.AddFileFrom(path.Join(payload.PlatformChartsDir, file), 0o644, c.Chart.Path, opts); err != nil {
 			return fmt.Errorf("place chart %s: %w", file, err)
 		}
 		hc, err := HelmChart(c)
 		if err != nil {
 			return err
 		}
-		mf := path.Join(strings.TrimPrefix(payload.PlatformManifestsDir, "/"), c.Catalog.ReleaseName()+".yaml")
+		mf := path.Join(payload.PlatformManifestsDir, c.Catalog.ReleaseName()+".yaml")
 		if err := tree.AddFile(mf, 0o644, hc, opts); err != nil {
 			return fmt.Errorf("place manifest for %s: %w", c.Catalog.Name, err)
 		}
@@ -43,14 +42,14 @@ func Place(tree *rootfs.Tree, plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	if err := tree.AddFile(strings.TrimPrefix(payload.RegistriesTemplate, "/"), 0o644, reg, opts); err != nil {
+	if err := tree.AddFile(payload.RegistriesTemplate, 0o644, reg, opts); err != nil {
 		return fmt.Errorf("place registries.yaml: %w", err)
 	}
 	data, err := json.MarshalIndent(manifest, "", "  ")
 	if err != nil {
 		return fmt.Errorf("platform manifest: %w", err)
 	}
-	if err := tree.AddFile(strings.TrimPrefix(payload.PlatformManifest, "/"), 0o644, append(data, '\n'), opts); err != nil {
+	if err := tree.AddFile(payload.PlatformManifest, 0o644, append(data, '\n'), opts); err != nil {
 		return fmt.Errorf("place platform manifest: %w", err)
 	}
 	return nil
