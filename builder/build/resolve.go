@@ -105,7 +105,7 @@ func Resolve(ctx context.Context, s *site.Site, opts ResolveOptions) (*Resolutio
 		if img.IndexDigest.Hex != "" {
 			pin.Index = img.IndexDigest.String()
 		}
-		res.Lock.AddImage(pin)
+		res.Lock.Images = append(res.Lock.Images, pin) // plan.Images lists each reference once
 	}
 	return res, nil
 }

@@ -163,14 +163,3 @@ func (l *Lock) Image(ref string) (Image, bool) {
 	}
 	return Image{}, false
 }
-
-// AddImage adds (or replaces) ref's pin.
-func (l *Lock) AddImage(img Image) {
-	for i := range l.Images {
-		if l.Images[i].Ref == img.Ref {
-			l.Images[i] = img
-			return
-		}
-	}
-	l.Images = append(l.Images, img)
-}
