@@ -7,7 +7,8 @@
 // layers share the one blob store, so a layer used by many images is stored
 // once. refs/ remembers which digest each image reference resolved to (and
 // the multi-platform index the registry served, kept as a blob too); urls/
-// remembers the digest of each unpinned URL's content (Cache.Unpinned).
+// remembers the digest of each unpinned URL's content (Cache.Unpinned,
+// Cache.Current).
 //
 // What a lock pins is found with no request at all, online too: Cache.URL
 // and Cache.Blob by digest, Cache.PinnedImage by manifest (and index)

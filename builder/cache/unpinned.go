@@ -40,12 +40,33 @@ func (c *Cache) Unpinned(ctx context.Context, url string, maxBytes int64) (*Blob
 	case errors.Is(err, errBadRecord):
 		c.log.Warn("ignoring damaged record", "url", url, "error", err.Error())
 	}
-	b, err = c.download(ctx, url, v1.Hash{}, maxBytes)
+	b, err = c.downloadAndRecord(ctx, url, maxBytes)
 	if err != nil {
 		return nil, err
 	}
 	if d.Hex != "" && d != b.digest {
 		c.log.Warn("content changed since recorded", "url", url, "recorded", d.String(), "now", b.digest.String())
+	}
+	return b, nil
+}
+
+// Current returns the content of a URL that changes over time, such as a
+// chart repository's index.yaml: online it is downloaded every time (with
+// URL's retry rules, failing past maxBytes) and recorded against url as
+// Unpinned records it; offline the recorded content is returned, so a
+// build that ran online once can run offline.
+func (c *Cache) Current(ctx context.Context, url string, maxBytes int64) (*Blob, error) {
+	if c.opts.Offline {
+		return c.Unpinned(ctx, url, maxBytes)
+	}
+	return c.downloadAndRecord(ctx, url, maxBytes)
+}
+
+// downloadAndRecord downloads url and records its digest for offline use.
+func (c *Cache) downloadAndRecord(ctx context.Context, url string, maxBytes int64) (*Blob, error) {
+	b, err := c.download(ctx, url, v1.Hash{}, maxBytes)
+	if err != nil {
+		return nil, err
 	}
 	if err := writeRecord(c.urlPath(url), urlRecord{URL: url, Digest: b.digest.String()}); err != nil {
 		return nil, fmt.Errorf("record %s: %w", url, err)

@@ -146,3 +146,37 @@ func write(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestCurrentFetchesOnlineAndRecordsForOffline(t *testing.T) {
+	srv := newFileServer(t, []byte("index v1"), 0)
+	dir := t.TempDir()
+	online := newCache(t, dir, false)
+	for _, body := range []string{"index v1", "index v2"} {
+		srv.body = []byte(body)
+		b, err := online.Current(context.Background(), srv.url, 1<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, b); got != body {
+			t.Errorf("online Current = %q, want the served %q", got, body)
+		}
+	}
+	if got := srv.requests.Load(); got != 2 {
+		t.Errorf("requests = %d, want 2 (one per online call)", got)
+	}
+	srv.body = []byte("index v3")
+	b, err := newCache(t, dir, true).Current(context.Background(), srv.url, 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, b); got != "index v2" {
+		t.Errorf("offline Current = %q, want the last fetched %q", got, "index v2")
+	}
+	_, err = newCache(t, t.TempDir(), true).Current(context.Background(), srv.url, 1<<10)
+	if want := "offline: " + srv.url + " is not in the cache"; err == nil || err.Error() != want {
+		t.Errorf("offline, never fetched: error %v, want %s", err, want)
+	}
+	if got := srv.requests.Load(); got != 2 {
+		t.Errorf("requests after offline calls = %d, want still 2", got)
+	}
+}

@@ -134,7 +134,7 @@ func TestPullErrors(t *testing.T) {
 		{"lock disagrees with index", Source{Repo: goodURL, Name: "app", Version: "1.0.0", Digest: "sha256:" + bad},
 			"chart app 1.0.0: " + goodURL + "/index.yaml gives digest sha256:" + sum + ", the lock expects sha256:" + bad},
 		{"missing index", Source{Repo: goodURL + "/nothere", Name: "app", Version: "1.0.0"},
-			"chart app 1.0.0: fetch " + goodURL + "/nothere/index.yaml: HTTP 404 Not Found"},
+			"chart app 1.0.0: fetch " + goodURL + "/nothere/index.yaml (1 attempts): HTTP 404 Not Found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

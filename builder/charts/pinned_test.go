@@ -89,3 +89,29 @@ func TestPullPinnedMakesNoRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestPullOfflineUsesTheLastIndex pulls an HTTP chart online, then offline
+// without a pin from the same cache directory: the index.yaml fetched
+// online serves, and nothing is asked. A cache that never fetched it fails
+// offline without a request.
+func TestPullOfflineUsesTheLastIndex(t *testing.T) {
+	srv, sum := countedChartRepo(t, testChart(), "")
+	src := Source{Repo: srv.URL, Name: "app", Version: "1.0.0"}
+	dir := t.TempDir()
+	if _, err := Pull(context.Background(), src, PullOptions{Store: cacheAt(t, dir, false)}); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetRequests()
+	p, err := Pull(context.Background(), src, PullOptions{Store: cacheAt(t, dir, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SHA256 != "sha256:"+sum || srv.Requests() != 0 {
+		t.Errorf("offline pull: %s with %d requests, want sha256:%s with 0", p.SHA256, srv.Requests(), sum)
+	}
+	_, err = Pull(context.Background(), src, PullOptions{Store: cacheAt(t, t.TempDir(), true)})
+	want := "chart app 1.0.0: offline: " + srv.URL + "/index.yaml is not in the cache"
+	if err == nil || err.Error() != want || srv.Requests() != 0 {
+		t.Errorf("cold offline pull: %d requests, error %v\nwant 0 and %s", srv.Requests(), err, want)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -32,6 +31,9 @@ type Store interface {
 	// Blob returns the cached content of digest d with no network request;
 	// a miss is an error wrapping cache.ErrNotCached.
 	Blob(d v1.Hash) (*cache.Blob, error)
+	// Current fetches content that changes (index.yaml) online and returns
+	// the last fetched offline.
+	Current(ctx context.Context, url string, maxBytes int64) (*cache.Blob, error)
 }
 
 // Source names one pinned chart.
@@ -51,10 +53,9 @@ type Source struct {
 
 // PullOptions configures Pull.
 type PullOptions struct {
-	// Store holds the pulled .tgz (verified by digest).
+	// Store fetches index.yaml and holds the pulled .tgz (verified by
+	// digest).
 	Store Store
-	// HTTPClient fetches index.yaml; http.DefaultClient when nil.
-	HTTPClient *http.Client
 }
 
 // Pulled is a chart held in the cache.
@@ -144,7 +145,7 @@ func fromStore(store Store, d v1.Hash) (*Pulled, error) {
 
 func pullHTTP(ctx context.Context, src Source, opts PullOptions) (*Pulled, error) {
 	indexURL := strings.TrimSuffix(src.Repo, "/") + "/index.yaml"
-	idx, err := fetchIndex(ctx, opts.HTTPClient, indexURL)
+	idx, err := fetchIndex(ctx, opts.Store, indexURL)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s: %w", src.Name, src.Version, err)
 	}
@@ -174,25 +175,25 @@ func pullHTTP(ctx context.Context, src Source, opts PullOptions) (*Pulled, error
 	return pulledFrom(b), nil
 }
 
-func fetchIndex(ctx context.Context, client *http.Client, url string) (*repo.IndexFile, error) {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// maxIndex bounds a chart repository's index.yaml (large public ones are
+// tens of MB).
+const maxIndex = 256 << 20
+
+// fetchIndex reads a repository's index.yaml through the store: fetched
+// afresh online, the last one fetched offline.
+func fetchIndex(ctx context.Context, store Store, url string) (*repo.IndexFile, error) {
+	b, err := store.Current(ctx, url, maxIndex)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
+		return nil, err
 	}
-	resp, err := client.Do(req)
+	r, err := b.Open()
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
+		return nil, fmt.Errorf("read %s: %w", url, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch %s: HTTP %d %s", url, resp.StatusCode, http.StatusText(resp.StatusCode))
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	defer r.Close()
+	raw, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
+		return nil, fmt.Errorf("read %s: %w", url, err)
 	}
 	idx := &repo.IndexFile{}
 	if err := yaml.Unmarshal(raw, idx); err != nil {
