@@ -38,7 +38,7 @@ func (s upstreamCharts) load(repo, name, version string) (*chart.Chart, error) {
 	if !ok {
 		return nil, fmt.Errorf("chart %s: no module snapshot of repository %s in upstreamRepos", name, repo)
 	}
-	dir := s.dirs.chartDir(u, name)
+	dir := chartDir(s.dirs, u, name)
 	ch, err := loader.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("chart %s from %s@%s: %w", name, u.Module, u.Version, err)
@@ -77,7 +77,7 @@ func (s upstreamCharts) addSubcharts(ch *chart.Chart, values map[string]any) err
 			errs = append(errs, fmt.Errorf("%s from %s: no module snapshot of that repository in upstreamRepos", where, dep.Repository))
 			continue
 		}
-		sub, err := loader.LoadDir(s.dirs.chartDir(u, dep.Name))
+		sub, err := loader.LoadDir(chartDir(s.dirs, u, dep.Name))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: load from %s@%s: %w", where, u.Module, u.Version, err))
 			continue

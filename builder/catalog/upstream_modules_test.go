@@ -1,16 +1,10 @@
 package catalog
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/ml-appliance/appliance/internal/modsnapshot"
 )
 
 // upstreamRepo is a chart repository whose charts this machine can get as a
@@ -45,60 +39,20 @@ var upstreamRepos = []upstreamRepo{
 }
 
 // moduleDirs maps "module@version" to its directory in the module cache.
-type moduleDirs map[string]string
+type moduleDirs = modsnapshot.Dirs
 
 // chartDir is where chart name of repository u is.
-func (d moduleDirs) chartDir(u upstreamRepo, name string) string {
+func chartDir(d moduleDirs, u upstreamRepo, name string) string {
 	return filepath.Join(d[u.Module+"@"+u.Version], u.ChartsDir, name)
 }
 
-// downloadUpstreamModules runs one `go mod download -json` for every module
-// in upstreamRepos, from a temporary directory with a throwaway go.mod so
-// the repository's go.mod is untouched. The module cache is reused, so a
-// warm run makes no network request.
+// downloadUpstreamModules downloads every module in upstreamRepos
+// (modsnapshot.Download).
 func downloadUpstreamModules(t *testing.T) upstreamCharts {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to download the upstream chart snapshots: %v", err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module upstreamcharts\n\ngo 1.26\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"mod", "download", "-json"}
+	var modules []string
 	for _, u := range upstreamRepos {
-		args = append(args, u.Module+"@"+u.Version)
+		modules = append(modules, u.Module+"@"+u.Version)
 	}
-	cmd := exec.Command(goTool, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	dirs, err := parseModDownload(&stdout)
-	if err != nil || runErr != nil {
-		t.Fatalf("go %s (in %s): %v\n%s", strings.Join(args, " "), dir, errors.Join(runErr, err), stderr.String())
-	}
-	return upstreamCharts{repos: upstreamRepos, dirs: dirs}
-}
-
-// parseModDownload reads the JSON stream `go mod download -json` prints,
-// failing on any module it could not download.
-func parseModDownload(r io.Reader) (moduleDirs, error) {
-	dirs := moduleDirs{}
-	dec := json.NewDecoder(r)
-	var errs []error
-	for dec.More() {
-		var m struct{ Path, Version, Dir, Error string }
-		if err := dec.Decode(&m); err != nil {
-			return nil, fmt.Errorf("read go mod download output: %w", err)
-		}
-		if m.Error != "" || m.Dir == "" {
-			errs = append(errs, fmt.Errorf("module %s@%s: %s", m.Path, m.Version, m.Error))
-			continue
-		}
-		dirs[m.Path+"@"+m.Version] = m.Dir
-	}
-	return dirs, errors.Join(errs...)
+	return upstreamCharts{repos: upstreamRepos, dirs: modsnapshot.Download(t, modules...)}
 }
