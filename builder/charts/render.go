@@ -14,7 +14,13 @@ import (
 
 // K3sAPIVersions are the API groups a K3s server serves beyond the
 // Kubernetes built-ins (chartutil.DefaultVersionSet): its HelmChart
-// controller, the bundled Traefik and metrics-server.
+// controller, its own k3s.cattle.io resources, the bundled Traefik's CRDs
+// and metrics-server. Traefik v3, which K3s bundles since v1.32, dropped
+// the traefik.containo.us group, so a chart asking for it must not be
+// told it exists. The helm.cattle.io and traefik.io entries are checked
+// against the CRDs of k3s-io/helm-controller and traefik-helm-chart
+// (apiversions_test.go); the k3s.cattle.io ones are K3s's pkg/crd list,
+// not checked here (the k3s module cannot be downloaded on this machine).
 var K3sAPIVersions = []string{
 	"helm.cattle.io/v1",
 	"helm.cattle.io/v1/HelmChart",
@@ -34,7 +40,6 @@ var K3sAPIVersions = []string{
 	"traefik.io/v1alpha1/TLSOption",
 	"traefik.io/v1alpha1/TLSStore",
 	"traefik.io/v1alpha1/TraefikService",
-	"traefik.containo.us/v1alpha1",
 }
 
 // RenderOptions configures Render.
@@ -130,25 +135,34 @@ func splitManifest(all string) []Manifest {
 func crdAPIVersions(ch *chart.Chart) []string {
 	var out []string
 	for _, crd := range ch.CRDObjects() {
-		for _, doc := range strings.Split("\n"+string(crd.File.Data), "\n---") {
-			var obj struct {
-				Spec struct {
-					Group string `json:"group"`
-					Names struct {
-						Kind string `json:"kind"`
-					} `json:"names"`
-					Versions []struct {
-						Name string `json:"name"`
-					} `json:"versions"`
-				} `json:"spec"`
-			}
-			if yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Spec.Group == "" {
-				continue
-			}
-			for _, v := range obj.Spec.Versions {
-				gv := path.Join(obj.Spec.Group, v.Name)
-				out = append(out, gv, gv+"/"+obj.Spec.Names.Kind)
-			}
+		out = append(out, crdVersions(crd.File.Data)...)
+	}
+	return out
+}
+
+// crdVersions lists "group/version" and "group/version/Kind" for each
+// version of each CustomResourceDefinition in a YAML file (documents
+// separated by ---); other documents are skipped.
+func crdVersions(data []byte) []string {
+	var out []string
+	for _, doc := range strings.Split("\n"+string(data), "\n---") {
+		var obj struct {
+			Spec struct {
+				Group string `json:"group"`
+				Names struct {
+					Kind string `json:"kind"`
+				} `json:"names"`
+				Versions []struct {
+					Name string `json:"name"`
+				} `json:"versions"`
+			} `json:"spec"`
+		}
+		if yaml.Unmarshal([]byte(doc), &obj) != nil || obj.Spec.Group == "" {
+			continue
+		}
+		for _, v := range obj.Spec.Versions {
+			gv := path.Join(obj.Spec.Group, v.Name)
+			out = append(out, gv, gv+"/"+obj.Spec.Names.Kind)
 		}
 	}
 	return out
