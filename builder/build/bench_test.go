@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ml-appliance/appliance/builder/cache"
 )
 
 // BenchmarkRebuildWarmLockedVsCold builds the platform fixture (two charts,
@@ -23,7 +25,7 @@ func BenchmarkRebuildWarmLockedVsCold(b *testing.B) {
 		}
 		cold += time.Since(start)
 
-		c, err := OpenCache(f.site, f.opts.CacheDir, false, nil)
+		c, err := OpenCache(f.site, cache.Options{Dir: f.opts.CacheDir})
 		if err != nil {
 			b.Fatal(err)
 		}

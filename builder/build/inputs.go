@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/ml-appliance/appliance/builder/baseos"
 	"github.com/ml-appliance/appliance/builder/cache"
@@ -14,7 +13,7 @@ import (
 // openCache opens the build's content-addressed cache.
 func (b *pipeline) openCache() (*cache.Cache, error) {
 	if b.cache == nil {
-		c, err := OpenCache(b.site, b.opts.CacheDir, b.opts.Offline, b.log)
+		c, err := OpenCache(b.site, cache.Options{Dir: b.opts.CacheDir, Offline: b.opts.Offline, Logger: b.log, Progress: b.opts.Progress})
 		if err != nil {
 			return nil, err
 		}
@@ -23,10 +22,11 @@ func (b *pipeline) openCache() (*cache.Cache, error) {
 	return b.cache, nil
 }
 
-// OpenCache opens the download cache in dir with the site's registry
-// mirrors.
-func OpenCache(s *site.Site, dir string, offline bool, log *slog.Logger) (*cache.Cache, error) {
-	return cache.New(cache.Options{Dir: dir, Offline: offline, Logger: log, RegistryMirrors: s.Mirrors.Registries})
+// OpenCache opens the download cache opts describe with the site's
+// registry mirrors.
+func OpenCache(s *site.Site, opts cache.Options) (*cache.Cache, error) {
+	opts.RegistryMirrors = s.Mirrors.Registries
+	return cache.New(opts)
 }
 
 // resolveBase puts the configured base OS into the tree and records it.

@@ -63,7 +63,10 @@ func (b *pipeline) addCluster(ctx context.Context, tree *rootfs.Tree) error {
 func (b *pipeline) writePlatform(tree *rootfs.Tree, res *Resolution) (k3s.Archive, error) {
 	path := filepath.Join(b.scratch, PlatformArchive)
 	b.log.Info("writing platform image archive", "images", len(res.Images))
-	if err := imagestore.WriteFile(path, res.Images, imagestore.WriteOptions{ModTime: b.modTime}); err != nil {
+	task := b.opts.Progress.Task("write "+PlatformArchive, 0, 0)
+	err := imagestore.WriteFile(path, res.Images, imagestore.WriteOptions{ModTime: b.modTime, Progress: task})
+	task.Done(err)
+	if err != nil {
 		return k3s.Archive{}, err
 	}
 	blob, err := b.cache.File(path)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/builder/site"
@@ -178,7 +179,7 @@ func TestPlatformIsBakedWithItsImagesChartsAndManifests(t *testing.T) {
 
 func TestLockedRebuildIsOfflineAndIgnoresMovedTags(t *testing.T) {
 	f := newPlatformFixture(t)
-	c, err := OpenCache(f.site, f.opts.CacheDir, false, nil)
+	c, err := OpenCache(f.site, cache.Options{Dir: f.opts.CacheDir})
 	if err != nil {
 		t.Fatal(err)
 	}

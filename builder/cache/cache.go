@@ -34,6 +34,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ml-appliance/appliance/builder/progress"
 )
 
 // Options configures a Cache.
@@ -53,6 +55,8 @@ type Options struct {
 	Backoff time.Duration
 	// Logger receives progress (fetches, retries); nil discards it.
 	Logger *slog.Logger
+	// Progress shows each URL download (bytes, rate); nil shows nothing.
+	Progress *progress.Display
 	// RegistryMirrors maps an upstream registry host, as an operator writes
 	// it (docker.io, quay.io, ghcr.io, registry.k8s.io, host:port), to a
 	// mirror "host[:port][/path prefix]" contacted instead of it: the same

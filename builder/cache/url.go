@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -106,11 +107,17 @@ func (c *Cache) downloadOnce(ctx context.Context, url string, want v1.Hash, maxB
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, &statusError{resp.StatusCode}
 	}
-	var body io.Reader = resp.Body
+	task := c.opts.Progress.Task("fetch "+path.Base(url), 1, max(resp.ContentLength, 0))
+	var body io.Reader = task.Reader(resp.Body)
 	if maxBytes > 0 {
-		body = &limitReader{r: resp.Body, max: maxBytes}
+		body = &limitReader{r: body, max: maxBytes}
 	}
-	return c.store(body, want)
+	b, err := c.store(body, want)
+	if err == nil {
+		task.Add(1, 0)
+	}
+	task.Done(err)
+	return b, err
 }
 
 // limitReader fails a read that takes the content past max bytes.

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,9 +10,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ml-appliance/appliance/builder/progress"
 )
 
 func digestOf(b []byte) string {
@@ -202,5 +206,28 @@ func TestFileHashesInPlace(t *testing.T) {
 	}
 	if b.Path() != p || b.Digest().Hex != digestOf([]byte("local")) || b.Size() != 5 || readAll(t, b) != "local" {
 		t.Errorf("File = %s %s %d", b.Path(), b.Digest(), b.Size())
+	}
+}
+
+func TestURLDownloadShowsProgress(t *testing.T) {
+	body := []byte("k3s release asset")
+	srv := newFileServer(t, body, 0)
+	var out bytes.Buffer
+	terminal := false
+	d := progress.New(&out, progress.Options{Terminal: &terminal})
+	c, err := New(Options{Dir: t.TempDir(), Progress: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.URL(context.Background(), srv.url, digestOf(body)); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	lines := out.String()
+	for _, want := range []string{`msg="task started" task="fetch asset" items_total=1 bytes_total="17 B"`,
+		`msg="task done" task="fetch asset" items=1 bytes="17 B"`} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("progress lines:\n%s\nwant one containing %s", lines, want)
+		}
 	}
 }

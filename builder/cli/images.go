@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ml-appliance/appliance/builder/build"
+	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/catalog"
 	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/platform"
@@ -30,7 +31,7 @@ func newImagesCmd() *cobra.Command {
 				return err
 			}
 			log := newLogger(cmd.ErrOrStderr(), verbose)
-			c, err := build.OpenCache(s, cacheDir, offline, log)
+			c, err := build.OpenCache(s, cache.Options{Dir: cacheDir, Offline: offline, Logger: log})
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ml-appliance/appliance/builder/build"
+	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/progress"
 )
@@ -30,7 +31,7 @@ func newLockCmd() *cobra.Command {
 			display := progress.New(cmd.ErrOrStderr(), progress.Options{})
 			defer display.Close()
 			log := newLogger(display.LogOutput(), verbose)
-			c, err := build.OpenCache(s, cacheDir, false, log)
+			c, err := build.OpenCache(s, cache.Options{Dir: cacheDir, Logger: log, Progress: display})
 			if err != nil {
 				return err
 			}

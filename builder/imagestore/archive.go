@@ -15,6 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ml-appliance/appliance/builder/progress"
 )
 
 // WriteOptions configures an archive.
@@ -22,6 +24,8 @@ type WriteOptions struct {
 	// ModTime is every tar entry's mtime (derive it from
 	// SOURCE_DATE_EPOCH); the Unix epoch when zero.
 	ModTime time.Time
+	// Progress counts the blobs and bytes written; nil counts nothing.
+	Progress *progress.Task
 }
 
 // Write writes images as one OCI archive: an OCI image layout (oci-layout,
@@ -46,7 +50,7 @@ func Write(w io.Writer, images []Image, opts WriteOptions) error {
 	if mtime.IsZero() {
 		mtime = time.Unix(0, 0)
 	}
-	tw := &tarWriter{tw: tar.NewWriter(w), mtime: mtime.UTC().Truncate(time.Second)}
+	tw := &tarWriter{tw: tar.NewWriter(opts.Progress.Writer(w)), mtime: mtime.UTC().Truncate(time.Second)}
 	if err := errors.Join(tw.dir("blobs/"), tw.dir("blobs/sha256/")); err != nil {
 		return err
 	}
@@ -54,6 +58,7 @@ func Write(w io.Writer, images []Image, opts WriteOptions) error {
 		if err := tw.blob(b); err != nil {
 			return fmt.Errorf("image %s: blob %s: %w", b.image, b.digest, err)
 		}
+		opts.Progress.Add(1, 0)
 	}
 	if err := tw.file("index.json", index); err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/ml-appliance/appliance/builder/progress"
 	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
@@ -219,5 +220,30 @@ func TestWriteDetectsCorruptBlob(t *testing.T) {
 				t.Errorf("%s exists after a failed write (stat: %v)", out, err)
 			}
 		})
+	}
+}
+
+func TestWriteCountsBlobsAndBytes(t *testing.T) {
+	f := newFixture(t)
+	imgs := f.pull(t, f.refA, f.refB, f.refMulti)
+	var log bytes.Buffer
+	terminal := false
+	d := progress.New(&log, progress.Options{Terminal: &terminal})
+	task := d.Task("write archive", 0, 0)
+	var archive bytes.Buffer
+	if err := Write(&archive, imgs, WriteOptions{ModTime: epoch, Progress: task}); err != nil {
+		t.Fatal(err)
+	}
+	task.Done(nil)
+	d.Close()
+	blobs := 0
+	for _, n := range untar(t, archive.Bytes(), t.TempDir()) {
+		if strings.HasPrefix(n, "blobs/sha256/") && n != "blobs/sha256/" {
+			blobs++
+		}
+	}
+	want := fmt.Sprintf(`msg="task done" task="write archive" items=%d bytes="%.1f KiB"`, blobs, float64(archive.Len())/1024)
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("progress lines:\n%s\nwant one containing %s", log.String(), want)
 	}
 }
