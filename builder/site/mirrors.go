@@ -26,12 +26,19 @@ type Mirrors struct {
 }
 
 func (m *Mirrors) validate(v *validator) {
+	seen := map[string]string{} // registry as go-containerregistry names it -> key
 	for _, host := range sortedKeys(m.Registries) {
 		p := "mirrors.registries." + host
-		if _, err := name.NewRegistry(host, name.StrictValidation); err != nil || strings.Contains(host, "/") {
+		reg, err := name.NewRegistry(host, name.StrictValidation)
+		if err != nil || strings.Contains(host, "/") {
 			v.errorf(p, "%q is not a registry host (like docker.io or registry.example:5000)", host)
 			continue
 		}
+		if other, ok := seen[reg.RegistryStr()]; ok {
+			v.errorf(p, "the same registry as mirrors.registries.%s", other)
+			continue
+		}
+		seen[reg.RegistryStr()] = host
 		if err := checkRegistryMirror(m.Registries[host]); err != "" {
 			v.errorf(p, "%s", err)
 		}

@@ -54,6 +54,10 @@ func TestValidatePlatform(t *testing.T) {
 		data: withPlatform("mirrors:\n  registries: {docker.io: \"https://registry.internal\"}\n"),
 		want: `site.yaml:14: mirrors.registries.docker.io: give the mirror as host[:port][/path], without a scheme`,
 	}, {
+		name: "Docker Hub under two names",
+		data: withPlatform("mirrors:\n  registries:\n    docker.io: mirror.internal\n    index.docker.io: mirror.internal\n"),
+		want: `site.yaml:16: mirrors.registries.index.docker.io: the same registry as mirrors.registries.docker.io`,
+	}, {
 		name: "registry key not a host",
 		data: withPlatform("mirrors:\n  registries: {\"docker.io/library\": registry.internal}\n"),
 		want: `site.yaml:14: mirrors.registries.docker.io/library: "docker.io/library" is not a registry host (like docker.io or registry.example:5000)`,
