@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -50,7 +51,7 @@ func newPlatformFixture(t testing.TB) *platformFixture {
 func newPlatformFixtureSized(t testing.TB, sharedSize, ownSize int64) *platformFixture {
 	t.Helper()
 	f := &platformFixture{work: t.TempDir(), registry: testrepo.Registry(t), ownSize: ownSize,
-		charts: testrepo.ChartRepo(t, testrepo.WebChart(), testrepo.DBChart())}
+		charts: testrepo.ChartRepo(t, testrepo.WebChart(), testrepo.DBChart(), testrepo.AppChart())}
 	base := filepath.Join(f.work, "base.tar")
 	bin := filepath.Join(f.work, "k3s")
 	airgap := filepath.Join(f.work, "k3s-airgap-images-amd64.tar.zst")
@@ -67,11 +68,13 @@ func newPlatformFixtureSized(t testing.TB, sharedSize, ownSize int64) *platformF
 	f.push(t, "library/postgres:16.4")
 	f.push(t, "example/setup:2.0")
 	f.push(t, "example/backup:3.1")
+	f.push(t, "library/redis:7.2")
+	f.push(t, "example/widget:3.1")
 	f.pushIndex(t, "library/nginx:1.27.0")
 
 	f.site = testSite(site.Base{Rootfs: base})
 	f.site.K3s = site.K3s{Binary: bin, Airgap: airgap}
-	f.site.Platform = site.Platform{"web": {}, "db": {}}
+	f.site.Platform = site.Platform{"web": {}, "db": {}, "app": {}}
 	f.site.Mirrors = site.Mirrors{Registries: map[string]string{
 		"docker.io": f.registry.Host, "ghcr.io": f.registry.Host, "quay.io": f.registry.Host}}
 	f.opts = Options{CacheDir: filepath.Join(f.work, "cache"), AgentDir: agentDir(t), SourceDateEpoch: 1e9,
@@ -133,11 +136,12 @@ func TestPlatformIsBakedWithItsImagesChartsAndManifests(t *testing.T) {
 			t.Errorf("report image %+v: no digest or size", img)
 		}
 	}
-	want := "docker.io/library/busybox:1.36 db,web|docker.io/library/nginx:1.27.0 web|docker.io/library/postgres:16.4 db|ghcr.io/example/setup:2.0 web|quay.io/example/backup:3.1 db"
+	want := "docker.io/library/busybox:1.36 app,db,web|docker.io/library/nginx:1.27.0 web|docker.io/library/postgres:16.4 db|" +
+		"docker.io/library/redis:7.2 app|ghcr.io/example/setup:2.0 web|ghcr.io/example/widget:3.1 app|quay.io/example/backup:3.1 db"
 	if got := strings.Join(names, "|"); got != want {
 		t.Errorf("report images:\n got %s\nwant %s", got, want)
 	}
-	if len(rep.Charts) != 2 || rep.Charts[0].Component != "db" || rep.Charts[0].Repo != f.charts.URL {
+	if len(rep.Charts) != 3 || rep.Charts[0].Component != "app" || rep.Charts[1].Repo != f.charts.URL {
 		t.Errorf("report charts: %+v", rep.Charts)
 	}
 	img := filepath.Join(f.work, "out", "lab.squashfs")
@@ -146,6 +150,7 @@ func TestPlatformIsBakedWithItsImagesChartsAndManifests(t *testing.T) {
 		"/usr/lib/appliance/k3s/images/" + PlatformArchive,
 		payload.PlatformChartsDir + "/web-1.0.0.tgz", payload.PlatformChartsDir + "/db-0.3.0.tgz",
 		payload.PlatformManifestsDir + "/web.yaml", payload.PlatformManifestsDir + "/main-db.yaml",
+		payload.PlatformManifestsDir + "/app.yaml", payload.PlatformChartsDir + "/app-2.1.0.tgz",
 		payload.RegistriesTemplate, payload.PlatformManifest,
 	} {
 		if !strings.Contains(listing, "\n"+p+"\n") {
@@ -160,15 +165,15 @@ func TestPlatformIsBakedWithItsImagesChartsAndManifests(t *testing.T) {
 	if err := json.Unmarshal(catFromImage(t, img, payload.PlatformManifest), &manifest); err != nil {
 		t.Fatal(err)
 	}
-	if len(manifest.Components) != 2 || manifest.Components[0].HelmChart != "main-db" ||
-		strings.Join(manifest.Components[1].Workloads, ",") != "DaemonSet/web-agent,Deployment/web" {
+	if len(manifest.Components) != 3 || manifest.Components[1].HelmChart != "main-db" ||
+		strings.Join(manifest.Components[2].Workloads, ",") != "DaemonSet/web-agent,Deployment/web" {
 		t.Errorf("platform manifest: %+v", manifest)
 	}
-	// The archive holds each blob once: 5 images of one shared layer and
+	// The archive holds each blob once: 7 images of one shared layer and
 	// one own layer each (nginx's index adds its arm64 manifest nowhere:
 	// only linux/amd64 blobs travel), plus manifests, configs and the index.
 	blobs := archiveBlobs(t, catFromImage(t, img, "/usr/lib/appliance/k3s/images/"+PlatformArchive))
-	if got, want := len(blobs), 1+5+5+5+1; got != want {
+	if got, want := len(blobs), 1+7+7+7+1; got != want {
 		t.Errorf("archive has %d blobs, want %d (shared layer once)", got, want)
 	}
 	d, _ := f.shared.Digest()
@@ -194,6 +199,19 @@ func TestLockedRebuildIsOfflineAndIgnoresMovedTags(t *testing.T) {
 	pins, err := lock.Read(lockPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Resolving again, afresh, gives the same lock, byte for byte.
+	again, err := Resolve(context.Background(), f.site, ResolveOptions{Cache: c, Catalog: f.opts.Catalog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Lock.Write(lockPath+".again", "site.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(lockPath)
+	second, _ := os.ReadFile(lockPath + ".again")
+	if len(first) == 0 || !bytes.Equal(first, second) {
+		t.Errorf("a second lock differs from the first:\n%s\n---\n%s", first, second)
 	}
 	pinned, _ := pins.Image("docker.io/library/postgres:16.4")
 	moved := f.push(t, "library/postgres:16.4") // the tag moves after locking

@@ -106,9 +106,76 @@ readiness:
   timeout: 5m
   workloads: [StatefulSet/db]
 `)},
+		"c/app.yaml": {Data: []byte(`description: an operator with a cache
+namespace: app
+chart: {repo: "` + repo + `", name: app, version: 2.1.0}
+readiness:
+  workloads: [Deployment/app-operator]
+`)},
 	}, "c")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cat
+}
+
+// AppChart is chart "app" 2.1.0 with subchart "cache" 0.2.0 (a Deployment
+// of redis), a CRD and a custom resource naming an image, rendered only
+// when the CRD's API is known (as a render against the cluster's API
+// versions plus the chart's CRDs knows it).
+func AppChart() *chart.Chart {
+	cache := &chart.Chart{
+		Metadata: &chart.Metadata{APIVersion: "v2", Name: "cache", Version: "0.2.0"},
+		Templates: []*chart.File{file("templates/cache.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: cache
+spec:
+  template:
+    spec:
+      containers:
+      - name: redis
+        image: docker.io/library/redis:7.2
+`)},
+	}
+	app := &chart.Chart{
+		Metadata: &chart.Metadata{APIVersion: "v2", Name: "app", Version: "2.1.0",
+			Dependencies: []*chart.Dependency{{Name: "cache", Version: "0.2.0"}}},
+		Templates: []*chart.File{
+			file("templates/operator.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-operator
+spec:
+  template:
+    spec:
+      containers:
+      - name: operator
+        image: docker.io/library/busybox:1.36
+`),
+			file("templates/widget.yaml", `{{- if .Capabilities.APIVersions.Has "example.com/v1/Widget" }}
+apiVersion: example.com/v1
+kind: Widget
+metadata:
+  name: w
+spec:
+  runtime:
+    image: ghcr.io/example/widget:3.1
+{{- end }}
+`),
+		},
+		Files: []*chart.File{file("crds/widget.yaml", `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+  - {name: v1, served: true, storage: true}
+`)},
+	}
+	app.AddDependency(cache)
+	return app
 }
