@@ -47,8 +47,8 @@ type Options struct {
 	// HTTPClient fetches URLs and talks to registries; http.DefaultClient
 	// when nil.
 	HTTPClient *http.Client
-	// Attempts bounds tries per download on transient errors (network
-	// errors, HTTP 5xx and 429); 4 when 0.
+	// Attempts bounds tries per download and per registry request on
+	// transient errors (network errors, HTTP 5xx and 429); 4 when 0.
 	Attempts int
 	// Backoff is the wait before the second try, doubled for each next
 	// one; 1s when 0.

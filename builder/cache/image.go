@@ -89,7 +89,11 @@ func (c *Cache) pull(ctx context.Context, ref string, r name.Reference, pin *Pin
 		c.log.Info("registry mirror", "ref", ref, "mirror", fetch.String())
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(Platform),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		// The same retry rule as URL downloads: Attempts tries, waiting
+		// Backoff, then twice as long each time (on network errors, 5xx,
+		// 408 and 429, go-containerregistry's transient set).
+		remote.WithRetryBackoff(remote.Backoff{Duration: c.opts.Backoff, Factor: 2, Steps: c.opts.Attempts})}
 	if tr := c.opts.HTTPClient.Transport; tr != nil {
 		opts = append(opts, remote.WithTransport(tr))
 	}

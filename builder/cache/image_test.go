@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -27,9 +28,11 @@ import (
 
 // testRegistry is an in-process registry on 127.0.0.1 counting blob GETs.
 type testRegistry struct {
-	host      string
-	blobGets  atomic.Int32
-	requests  atomic.Int32
+	host     string
+	blobGets atomic.Int32
+	requests atomic.Int32
+	// busy is how many of the next manifest requests get 503.
+	busy      atomic.Int32
 	closeFunc func()
 }
 
@@ -40,6 +43,10 @@ func newRegistry(t *testing.T) *testRegistry {
 		tr.requests.Add(1)
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 			tr.blobGets.Add(1)
+		}
+		if strings.Contains(r.URL.Path, "/manifests/") && tr.busy.Add(-1) >= 0 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
 		}
 		reg.ServeHTTP(w, r)
 	}))
@@ -250,5 +257,29 @@ func TestImageCorruptLayerIsRefetched(t *testing.T) {
 	}
 	if err := validate.Image(got.Image); err != nil {
 		t.Errorf("repaired image invalid: %v", err)
+	}
+}
+
+func TestImageRetriesTransientRegistryErrors(t *testing.T) {
+	reg := newRegistry(t)
+	img := randomImage(t)
+	ref := reg.host + "/platform/minio:1.0"
+	testfixture.PushImage(t, ref, img)
+	c, err := New(Options{Dir: t.TempDir(), Attempts: 4, Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.busy.Store(3) // one more than go-containerregistry's default 3 tries allow
+	got, err := c.Image(context.Background(), ref)
+	if err != nil {
+		t.Fatalf("three 503s, four attempts: %v", err)
+	}
+	if got.Digest != testfixture.Digest(t, img) {
+		t.Errorf("digest %s, want %s", got.Digest, testfixture.Digest(t, img))
+	}
+	reg.busy.Store(4)
+	_, err = c.Image(context.Background(), ref)
+	if err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("four 503s, four attempts: error %v, want the 503", err)
 	}
 }
