@@ -22,7 +22,7 @@ HOST_PACKAGES := squashfs-tools-ng squashfs-tools mmdebstrap e2fsprogs dosfstool
 HOST_COMMANDS := tar2sqfs unsquashfs mmdebstrap mkfs.ext4 e2fsck fsck.fat mcopy sgdisk \
 	qemu-system-x86_64 cpio zstd containerd ctr depmod
 
-.PHONY: all build image base deps testassets test test-short bench lint clean
+.PHONY: all build image base deps testassets kube-testassets test test-short bench lint clean
 
 all: build
 
@@ -49,14 +49,19 @@ $(BASE_TAR): images/base/packages.txt images/base/build.sh
 image: deps build base
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) bin/builder build --config $(CONFIG) --output $(OUTPUT)
 
-## testassets: the real kernel package and base OS the boot tests use
-testassets: $(TESTASSETS)/linux-image-cloud-amd64.deb $(TESTASSETS)/base-debian-bookworm.tar
+## testassets: the real kernel package and base OS the boot tests use, and
+## the kube-apiserver and etcd the client-go tests run against
+testassets: $(TESTASSETS)/linux-image-cloud-amd64.deb $(TESTASSETS)/base-debian-bookworm.tar kube-testassets
 $(TESTASSETS)/linux-image-cloud-amd64.deb:
 	mkdir -p $(TESTASSETS)
 	.ci/fetch-kernel-deb.sh linux-image-cloud-amd64 $@
 $(TESTASSETS)/base-debian-bookworm.tar: $(BASE_TAR)
 	mkdir -p $(TESTASSETS)
 	ln -sf ../base/debian-bookworm.tar $@
+# Built from the nested module firstboot/kubetools (internal/kubetest runs
+# them); the script skips the build (~10 min cold) when its stamp matches.
+kube-testassets:
+	GO=$(GO) firstboot/kubetools/build.sh $(TESTASSETS)/kube
 
 ## test: the whole suite, VM boot tests included
 test: deps testassets

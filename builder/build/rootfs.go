@@ -97,16 +97,24 @@ func (b *pipeline) addAgent(tree *rootfs.Tree) error {
 	return nil
 }
 
+// addNodeConfig bakes the node config, and with K3s the cluster identity
+// and settings it names (clusterConfig).
 func (b *pipeline) addNodeConfig(tree *rootfs.Tree) error {
+	cluster, err := b.clusterConfig(tree)
+	if err != nil {
+		return err
+	}
 	c := nodeconfig.Config{
 		APIVersion: nodeconfig.APIVersion, Kind: nodeconfig.Kind,
 		Site:              b.site.Metadata.Name,
 		DefaultRole:       b.site.Cluster.DefaultRole,
 		SSHAuthorizedKeys: b.site.Cluster.SSH.AuthorizedKeys,
+		Cluster:           cluster,
 	}
 	for _, n := range b.site.Cluster.Nodes {
 		c.Nodes = append(c.Nodes, nodeconfig.Node{
-			Hostname: n.Hostname, MAC: n.MAC, Role: n.Role, Init: n.Init, Address: n.Address,
+			Hostname: n.Hostname, MAC: n.MAC, Serial: n.Serial, Role: n.Role, Init: n.Init, Address: n.Address,
+			Labels: n.Labels, Taints: n.Taints,
 		})
 	}
 	data, err := nodeconfig.Marshal(c)

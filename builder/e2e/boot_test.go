@@ -107,7 +107,7 @@ func TestSingleNodeBootsAndKeepsState(t *testing.T) {
 	expect(t, vm, `^appliance-init: grew STATE`, 0, bootTimeout)
 	line, _ := expect(t, vm, `^firstboot: grow-state: \S+ is `, 0, bootTimeout)
 	checkStateGrown(t, line, grown)
-	expect(t, vm, `^firstboot: role=server \(.*inventory`, 0, bootTimeout)
+	expect(t, vm, `^firstboot: role=server cluster-init \(.*inventory`, 0, bootTimeout)
 	expect(t, vm, `^firstboot: first-boot: this is the first boot`, 0, bootTimeout)
 	expect(t, vm, `^firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
 	t.Logf("first boot: firstboot done %.1fs after QEMU started", time.Since(start).Seconds())

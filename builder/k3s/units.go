@@ -1,12 +1,16 @@
 package k3s
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ml-appliance/appliance/firstboot/payload"
+)
 
 // Service names: install.sh's setup_env names the unit k3s for the server
 // and k3s-${CMD_K3S} (k3s-agent) otherwise.
 const (
-	ServerService = "k3s.service"
-	AgentService  = "k3s-agent.service"
+	ServerService = payload.K3sServerUnit
+	AgentService  = payload.K3sAgentUnit
 )
 
 // unitTemplate is the unit k3s-io/k3s install.sh create_systemd_service_file

@@ -35,6 +35,29 @@ type Report struct {
 	Images []Image `json:"images,omitempty"`
 	// Warnings are the config's warnings.
 	Warnings []string `json:"warnings,omitempty"`
+	// ClusterIdentity says which cluster secrets the image holds; nil for
+	// an image without K3s.
+	ClusterIdentity *ClusterIdentity `json:"clusterIdentity,omitempty"`
+}
+
+// ClusterIdentity describes the cluster secrets baked into the image, never
+// the secrets themselves: an image that holds them must be kept like them.
+type ClusterIdentity struct {
+	// Token is where the cluster token came from: "generate", "file" or
+	// "literal". The image always holds it when K3s is in it.
+	Token string `json:"token"`
+	// CA is "generate" (the image holds a cluster CA, keys included) or
+	// "none" (K3s makes its own at the first start).
+	CA string `json:"ca"`
+	// CAHash is the hash joining nodes pin (the K10<hash>:: of the join
+	// token); it identifies the CA and is not secret.
+	CAHash string `json:"caHash,omitempty"`
+	// SecretsDir is where the generated identity is kept for later builds,
+	// relative to the output directory (secrets/<site>); empty when nothing
+	// is generated.
+	SecretsDir string `json:"secretsDir,omitempty"`
+	// ImageSecrets are the files in the image that hold secrets (root-only).
+	ImageSecrets []string `json:"imageSecrets"`
 }
 
 // Chart is one platform component's chart.

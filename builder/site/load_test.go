@@ -145,6 +145,7 @@ outputs:
 		`site.yaml:6: os.base: set only one of rootfs, dir or image (found rootfs and image)`,
 		`site.yaml:7: os.kernal: unknown field (did you mean "kernel"?)`,
 		`site.yaml:8: os.initramfs.compression: unsupported "lz4" (want gzip, zstd or none)`,
+		"site.yaml:9: cluster.server: required with more than one node: the https URL joining nodes dial, like https://10.0.0.10:6443 (it defaults to the initial server's address, and cluster.nodes[0] has none)",
 		`site.yaml:13: cluster.nodes[1].mac: duplicate MAC 52:54:00:00:00:01 (also cluster.nodes[0])`,
 		`site.yaml:13: cluster.nodes[1].init: a second initial server (cluster.nodes[0] has init: true): exactly one node initialises the cluster`,
 		// nodes[2].hostname did not decode: no "required" on top of it.

@@ -12,6 +12,7 @@ func (c *Cluster) validate(v *validator) {
 	}
 	hostnames := map[string]string{}
 	macs := map[string]string{}
+	serials := map[string]string{}
 	addrs := map[netip.Addr]string{}
 	initNode, servers := "", 0
 	for i, n := range c.Nodes {
@@ -37,6 +38,11 @@ func (c *Cluster) validate(v *validator) {
 				macs[mac] = p
 			}
 		}
+		if n.Serial != "" || v.src.has(p+".serial") {
+			checkSerial(v, p+".serial", n.Serial, serials)
+		}
+		checkLabels(v, p+".labels", n.Labels)
+		checkTaints(v, p+".taints", n.Taints)
 		if n.Role != "" && !validRole(n.Role) {
 			v.errorf(p+".role", "unsupported role %q (want server or agent)", n.Role)
 		}
@@ -66,6 +72,21 @@ func (c *Cluster) validate(v *validator) {
 	for i, key := range c.SSH.AuthorizedKeys {
 		checkAuthorizedKey(v, index("cluster.ssh.authorizedKeys", i), key, c.SSH.AuthorizedKeys[:i])
 	}
+	c.validateK3s(v)
+}
+
+// validateK3s checks the settings K3s takes: identity, server, components,
+// network and etcd snapshots.
+func (c *Cluster) validateK3s(v *validator) {
+	c.Token.check(v, "cluster.token")
+	if c.CA != CAGenerate && c.CA != CANone {
+		v.errorf("cluster.ca", "unsupported %q (want %s or %s)", c.CA, CAGenerate, CANone)
+	}
+	c.checkServer(v)
+	c.checkTLSSAN(v)
+	c.checkDisable(v)
+	c.checkNetwork(v)
+	c.EtcdSnapshots.validate(v)
 }
 
 // checkAddress wants a host address with its prefix length, unique in the inventory.

@@ -8,9 +8,15 @@ import (
 // key is a well-formed ed25519 public key (its private half was discarded).
 const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEtnZOcs2z/tad2fan3bdtJJu5KLjTmWbgMpLqOo4FMl"
 
-// withNodes is valid with its inventory replaced.
+// withNodes is valid with its inventory replaced. An inventory of more than
+// one node gets a cluster.server after it (on the line after the last
+// node, so the nodes keep their lines).
 func withNodes(nodes ...string) string {
-	return strings.Replace(valid, "    - {hostname: a, role: server, init: true}\n", "    - "+strings.Join(nodes, "\n    - ")+"\n", 1)
+	inventory := "    - " + strings.Join(nodes, "\n    - ") + "\n"
+	if len(nodes) > 1 {
+		inventory += "  server: https://10.0.0.10:6443\n"
+	}
+	return strings.Replace(valid, "    - {hostname: a, role: server, init: true}\n", inventory, 1)
 }
 
 // withBase is valid with os.base's body replaced (each line indented by 4).

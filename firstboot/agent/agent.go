@@ -1,21 +1,27 @@
 // Package agent is the firstboot node agent: an explicit list of named steps
-// that configure a node from the image's baked node config and an optional
-// NoCloud seed, run by a systemd oneshot service on every boot before K3s.
+// (Steps) that turn a booted appliance into a cluster node, run by a systemd
+// oneshot service on every boot before K3s.
+//
+// The steps read the baked node config and the cloud-config sources
+// (package datasource), decide the role, apply the cloud-config (users,
+// files, network, time, commands), make the K3s image archives, charts and
+// config visible where K3s expects them, and queue K3s and, on the initial
+// server, the platform bring-up (RunPlatform, package bringup). A
+// cloud-config with an error stops every step but those marked Safe, which
+// keep the node reachable.
 //
 // A step is a func(ctx, *Env) error. Steps marked Once record their
 // completion atomically under StateDir (on STATE, so it survives a reboot)
 // and are skipped on later boots; steps marked EveryBoot re-apply what lives
-// on the read-only image's RAM overlay (/etc/hostname, /root/.ssh) or
-// follows the image, which an upgrade replaces (the links to its K3s image
-// archives; on servers, the platform's charts and HelmChart manifests; the
-// embedded-mirror registries.yaml). Every step is idempotent, so a power
-// cut at any point resumes cleanly: the interrupted step runs again from
-// the start.
+// on the read-only image's RAM overlay (/etc, /home, /root) or follows the
+// image, which an upgrade replaces. Every step is idempotent, so a power
+// cut or a kill at any point resumes cleanly: the interrupted step runs
+// again from the start.
 //
 // Every path the agent touches is taken under Env.Root, so tests run the
-// steps against a temp dir. The agent reports its decisions as lines starting
-// "firstboot: " on Env.Out; that output is its console log, read by people
-// and by boot tests.
+// steps against a temp dir; host tools run through Env.Runner. The agent
+// reports its decisions as lines starting "firstboot: " on Env.Out; that
+// output is its console log, read by people and by boot tests.
 package agent
 
 import (
@@ -25,6 +31,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ml-appliance/appliance/firstboot/cloudconfig"
 	"github.com/ml-appliance/appliance/firstboot/nocloud"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 	"golang.org/x/sys/unix"
@@ -47,7 +54,11 @@ const (
 type Step struct {
 	Name  string
 	Phase Phase
-	Run   func(ctx context.Context, env *Env) error
+	// Safe steps also run when the cloud-config has an error: they keep
+	// the node reachable (STATE, SSH host keys, the baked authorized keys)
+	// and apply nothing of the bad config.
+	Safe bool
+	Run  func(ctx context.Context, env *Env) error
 	// Restore, for a Once step being skipped, rebuilds from the step's
 	// record what later steps need. Optional.
 	Restore func(ctx context.Context, env *Env, rec Record) error
@@ -68,15 +79,28 @@ type Env struct {
 	Mounter nocloud.Mounter
 	// SetHostname sets the kernel's hostname; nil leaves it alone (tests).
 	SetHostname func(name string) error
+	// Sleep waits between polls; nil uses a real timer (see Env.sleep).
+	Sleep func(ctx context.Context, d time.Duration) error
 
 	// Filled in by steps.
-	Config         nodeconfig.Config
-	Seed           *nocloud.Seed
-	Role           string
+	Config nodeconfig.Config
+	// Cloud is the merged cloud-config, Meta the merged meta-data.
+	Cloud cloudconfig.Config
+	Meta  nocloud.MetaData
+	Role  string
+	// ClusterInit is set on the server that initialises the cluster.
+	ClusterInit    bool
 	Hostname       string
 	AuthorizedKeys []string
 
 	notes map[string]string
+	// entryName is the hostname of the node's inventory entry, if any.
+	entryName string
+	// network is the parsed network-config of the highest-priority source
+	// that had one.
+	network *networkDoc
+	// configErr is the cloud-config's error, if it had one.
+	configErr error
 }
 
 // NewEnv returns an Env for the host at root using the real tools. The
@@ -113,6 +137,9 @@ func RunSteps(ctx context.Context, env *Env, steps []Step) error {
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("step %s: %w", step.Name, err)
+		}
+		if env.configErr != nil && !step.Safe {
+			continue
 		}
 		if err := runStep(ctx, env, step); err != nil {
 			return fmt.Errorf("step %s: %w", step.Name, err)
@@ -151,6 +178,9 @@ func Run(ctx context.Context, env *Env) error {
 	if err := RunSteps(ctx, env, Steps()); err != nil {
 		return err
 	}
+	if env.configErr != nil {
+		return errConfig
+	}
 	env.Printf("done role=%s hostname=%s", env.Role, env.Hostname)
 	return nil
 }
@@ -158,14 +188,24 @@ func Run(ctx context.Context, env *Env) error {
 // Steps is the sequence, in order.
 func Steps() []Step {
 	return []Step{
-		{Name: "load-config", Phase: EveryBoot, Run: loadConfig},
+		{Name: "load-config", Phase: EveryBoot, Safe: true, Run: loadConfig},
 		{Name: "decide-role", Phase: Once, Run: decideRole, Restore: restoreRole},
-		{Name: "grow-state", Phase: Once, Run: growState},
-		{Name: "ssh-host-keys", Phase: Once, Run: sshHostKeys},
+		{Name: "grow-state", Phase: Once, Safe: true, Run: growState},
+		{Name: "ssh-host-keys", Phase: Once, Safe: true, Run: sshHostKeys},
 		{Name: "hostname", Phase: EveryBoot, Run: setHostname},
-		{Name: "authorized-keys", Phase: EveryBoot, Run: authorizedKeys},
+		{Name: "bootcmd", Phase: EveryBoot, Run: bootcmd},
+		{Name: "network", Phase: EveryBoot, Run: network},
+		{Name: "time", Phase: EveryBoot, Run: timeSettings},
+		{Name: "users", Phase: EveryBoot, Run: users},
+		{Name: "authorized-keys", Phase: EveryBoot, Safe: true, Run: authorizedKeys},
+		{Name: "write-files", Phase: EveryBoot, Run: writeFiles},
 		{Name: "k3s-images", Phase: EveryBoot, Run: k3sImages},
 		{Name: "k3s-platform", Phase: EveryBoot, Run: k3sPlatform},
+		{Name: "k3s-identity", Phase: Once, Run: k3sIdentity},
+		{Name: "k3s-config", Phase: EveryBoot, Run: k3sConfig},
+		{Name: "default-route", Phase: EveryBoot, Run: defaultRoute},
+		{Name: "k3s-start", Phase: EveryBoot, Run: k3sStart},
+		{Name: "runcmd", Phase: Once, Run: runcmd},
 		{Name: "first-boot", Phase: Once, Run: firstBootMarker, Restore: reportFirstBoot},
 	}
 }

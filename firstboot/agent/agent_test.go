@@ -20,16 +20,18 @@ func TestRunFirstAndLaterBoot(t *testing.T) {
 		t.Fatalf("first boot: %v\n%s", err, out.String())
 	}
 	wantFirst := `firstboot: load-config: node config /etc/appliance/node.yaml: site ml-lab, default role agent, 2 inventory entries
-firstboot: load-config: no NoCloud seed (no block device labelled CIDATA or cidata)
+firstboot: load-config: no cloud-config (no NoCloud seed, no ds=nocloud or firstboot.config on the kernel command line)
 firstboot: role=agent (no inventory entry matches MACs 52:54:00:ab:cd:ef, default role)
 firstboot: hostname=ml-lab-abcdef (site ml-lab, MAC 52:54:00:ab:cd:ef)
 firstboot: grow-state: /dev/vda4 is 8.0 MiB (was 4.0 MiB)
 firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_ed25519_key SHA256:fake-ssh_host_ed25519_key.pub
 firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_rsa_key SHA256:fake-ssh_host_rsa_key.pub
 firstboot: hostname: ml-lab-abcdef
+firstboot: network: DHCP on every NIC (no network-config, no static address in the inventory)
 firstboot: authorized-keys: 1 keys for root
 firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
 firstboot: k3s-platform: no /usr/lib/appliance/k3s/manifests, charts or registries.yaml in this image (no platform)
+firstboot: k3s-config: no K3s in this image, nothing to configure or start
 firstboot: first-boot: this is the first boot (2026-03-01T10:00:00Z)
 firstboot: done role=agent hostname=ml-lab-abcdef
 `
@@ -64,15 +66,19 @@ firstboot: done role=agent hostname=ml-lab-abcdef
 		t.Fatalf("later boot: %v\n%s", err, out.String())
 	}
 	wantLater := `firstboot: load-config: node config /etc/appliance/node.yaml: site ml-lab, default role agent, 2 inventory entries
-firstboot: load-config: no NoCloud seed (no block device labelled CIDATA or cidata)
+firstboot: load-config: no cloud-config (no NoCloud seed, no ds=nocloud or firstboot.config on the kernel command line)
 firstboot: decide-role: already done (2026-03-01T10:00:00Z)
 firstboot: role=agent hostname=ml-lab-abcdef (recorded)
 firstboot: grow-state: already done (2026-03-01T10:00:00Z)
 firstboot: ssh-host-keys: already done (2026-03-01T10:00:00Z)
 firstboot: hostname: ml-lab-abcdef
+firstboot: network: DHCP on every NIC (no network-config, no static address in the inventory)
 firstboot: authorized-keys: 1 keys for root
 firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
 firstboot: k3s-platform: no /usr/lib/appliance/k3s/manifests, charts or registries.yaml in this image (no platform)
+firstboot: k3s-identity: already done (2026-03-01T10:00:00Z)
+firstboot: k3s-config: no K3s in this image, nothing to configure or start
+firstboot: runcmd: already done (2026-03-01T10:00:00Z)
 firstboot: first-boot: already done (2026-03-01T10:00:00Z)
 firstboot: first boot was 2026-03-01T10:00:00Z
 firstboot: done role=agent hostname=ml-lab-abcdef

@@ -9,14 +9,26 @@ import (
 	"time"
 )
 
-// faultFixture is the host the fault tests boot: an inventory node, so the
-// decision comes from the inventory.
+// faultFixture is the host the fault tests boot: the inventory's initial
+// server of a K3s image with a NoCloud seed, so every step has work to do.
 func faultFixture(t *testing.T) string {
-	return newRoot(t, fixture{
-		config:     testConfig,
-		nics:       map[string]string{"eth0": "52:54:00:00:00:02"},
+	root := newRoot(t, fixture{
+		config:     clusterConfig(),
+		nics:       map[string]string{"eth0": "52:54:00:00:00:01"},
 		stateImage: makeExt4(t, 4096, 6144),
 	})
+	withK3s(t, root)
+	withAccounts(t, root)
+	addSeed(t, root, map[string]string{"meta-data": "instance-id: iid-7\n", "user-data": strings.Replace(seedUserData, "appliance: {role: agent, node_labels: [gpu=true]}\n", "", 1)})
+	return root
+}
+
+// faultEnv is a boot of the fault fixture.
+func faultEnv(root string, out *bytes.Buffer, now time.Time, tag string) *Env {
+	env := newTestEnv(root, out, now)
+	env.Runner = &keygenRunnerDouble{tag: tag, outputs: hostOutputs}
+	env.Mounter = mtoolsMounterDouble{}
+	return env
 }
 
 const secondBootID = "0b7e2d4c-1111-4222-8333-944455556666\n"
@@ -43,10 +55,16 @@ func TestResumeAfterCrash(t *testing.T) {
 	ctx := context.Background()
 	baseRoot := faultFixture(t)
 	var baseOut bytes.Buffer
-	if err := Run(ctx, newTestEnv(baseRoot, &baseOut, testClock)); err != nil {
+	if err := Run(ctx, faultEnv(baseRoot, &baseOut, testClock, "boot1")); err != nil {
 		t.Fatalf("uninterrupted boot: %v\n%s", err, baseOut.String())
 	}
 	want := snapshot(t, baseRoot)
+	for _, p := range []string{"var/lib/rancher/k3s/server/tls/server-ca.crt", "etc/rancher/k3s/config.yaml",
+		"etc/systemd/network/10-cloud-config-inventory.network", "home/ops/.ssh/authorized_keys", "etc/motd.d/site"} {
+		if _, ok := want[p]; !ok {
+			t.Fatalf("the uninterrupted boot did not make %s; the fault test would not cover its step\n%s", p, baseOut.String())
+		}
+	}
 	wantSize, err := Ext4Size(baseRoot + "/dev/vda4")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +83,7 @@ func TestResumeAfterCrash(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				root := faultFixture(t)
 				var out bytes.Buffer
-				env := newTestEnv(root, &out, testClock)
+				env := faultEnv(root, &out, testClock, "boot1")
 				if err := RunSteps(ctx, env, steps[:n]); err != nil {
 					t.Fatalf("boot cut after %d steps: %v\n%s", n, err, out.String())
 				}
@@ -79,12 +97,11 @@ func TestResumeAfterCrash(t *testing.T) {
 				// The next boot: another boot id, a later clock, other keys.
 				writeTestFile(t, root, "/proc/sys/kernel/random/boot_id", secondBootID)
 				out.Reset()
-				env = newTestEnv(root, &out, testClock.Add(time.Hour))
-				env.Runner = &keygenRunnerDouble{tag: "boot2"}
+				env = faultEnv(root, &out, testClock.Add(time.Hour), "boot2")
 				if err := Run(ctx, env); err != nil {
 					t.Fatalf("resumed boot: %v\n%s", err, out.String())
 				}
-				if !strings.HasSuffix(out.String(), "firstboot: done role=server hostname=ctrl-2\n") {
+				if !strings.HasSuffix(out.String(), "firstboot: done role=server hostname=gpu-7\n") {
 					t.Errorf("resumed boot did not finish as expected:\n%s", out.String())
 				}
 				after := snapshot(t, root)

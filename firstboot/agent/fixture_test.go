@@ -50,6 +50,7 @@ func newRoot(t *testing.T, f fixture) string {
 	}
 	writeTestFile(t, root, nodeconfig.Path, string(data))
 	writeTestFile(t, root, "/proc/sys/kernel/random/boot_id", testBootID)
+	writeTestFile(t, root, "/proc/cmdline", "BOOT_IMAGE=/vmlinuz appliance.os=PARTLABEL=OS-A console=ttyS0,115200\n")
 	writeTestFile(t, root, "/sys/class/net/lo/address", "00:00:00:00:00:00\n")
 	for name, mac := range f.nics {
 		writeTestFile(t, root, "/sys/class/net/"+name+"/address", mac+"\n")
@@ -99,27 +100,45 @@ func makeExt4(t *testing.T, sizeKiB, growKiB int64) string {
 	return img
 }
 
+// hostOutputs is what the fake host's tools answer: a network with a
+// default route.
+var hostOutputs = map[string]string{"ip -4 route show default": "default via 10.0.2.2 dev eth0 proto dhcp src 10.0.2.15 metric 1024\n"}
+
 var testClock = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 // newTestEnv returns an Env on root that writes to out, with a fixed clock,
 // a keygenRunnerDouble tagged boot1 and no kernel hostname.
 func newTestEnv(root string, out *bytes.Buffer, now time.Time) *Env {
-	return &Env{Root: root, Out: out, Now: func() time.Time { return now }, Runner: &keygenRunnerDouble{tag: "boot1"}}
+	return &Env{Root: root, Out: out, Now: func() time.Time { return now }, Runner: &keygenRunnerDouble{tag: "boot1", outputs: hostOutputs}}
 }
 
 // keygenRunnerDouble is a test double for Runner: it fakes ssh-keygen with
-// fixed key files (so end states compare byte for byte) and runs every
-// other tool (resize2fs) for real. It records the commands it was given.
+// fixed key files (so end states compare byte for byte), runs resize2fs for
+// real on the fixture's STATE image, and answers every other tool (the
+// host's systemctl, ip, networkctl, and cloud-config commands) from
+// outputs without running it. It records the commands it was given.
 type keygenRunnerDouble struct {
 	// tag goes into the private keys it writes, to tell boots apart.
 	tag   string
 	calls []string
+	// outputs maps a command line to its output; failing lists command
+	// lines that fail.
+	outputs map[string]string
+	failing map[string]bool
 }
 
 func (r *keygenRunnerDouble) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	r.calls = append(r.calls, name+" "+strings.Join(args, " "))
-	if name != "ssh-keygen" {
+	line := name + " " + strings.Join(args, " ")
+	r.calls = append(r.calls, line)
+	switch name {
+	case "resize2fs":
 		return ExecRunner{}.Run(ctx, name, args...)
+	case "ssh-keygen":
+	default:
+		if r.failing[line] {
+			return []byte(r.outputs[line]), fmt.Errorf("%s: exit status 1", line)
+		}
+		return []byte(r.outputs[line]), nil
 	}
 	file := args[len(args)-1]
 	if args[0] == "-l" {

@@ -13,6 +13,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/ml-appliance/appliance/firstboot/atomicfile"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 	"github.com/ml-appliance/appliance/firstboot/payload"
 	"golang.org/x/sys/unix"
@@ -115,7 +116,7 @@ func syncPlatformDir(env *Env, d platformDir) error {
 	if err != nil {
 		return err
 	}
-	if err := removeLeftovers(env, d.dst); err != nil {
+	if err := removeLeftovers(env, "k3s-platform", d.dst); err != nil {
 		return err
 	}
 	recorded, current := map[string]bool{}, map[string]bool{}
@@ -217,7 +218,7 @@ func placeFile(env *Env, src, dst string, ours bool) (string, error) {
 // template, the one firstboot installed is removed.
 func syncRegistries(env *Env, installed string) (string, error) {
 	src, dst := payload.RegistriesTemplate, payload.K3sRegistriesPath
-	if err := removeLeftovers(env, path.Dir(dst)); err != nil {
+	if err := removeLeftovers(env, "k3s-platform", path.Dir(dst)); err != nil {
 		return "", err
 	}
 	if info, err := os.Lstat(env.Path(src)); err == nil && !info.Mode().IsRegular() {
@@ -335,7 +336,7 @@ func copyFileAtomic(env *Env, src, dst string, perm, dirPerm os.FileMode) error 
 
 // removeLeftovers removes the temporary files of copies a power cut
 // interrupted from dir (of the host), if dir exists.
-func removeLeftovers(env *Env, dir string) error {
+func removeLeftovers(env *Env, step, dir string) error {
 	entries, err := os.ReadDir(env.Path(dir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -344,14 +345,14 @@ func removeLeftovers(env *Env, dir string) error {
 		return fmt.Errorf("read %s: %w", dir, err)
 	}
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), leftoverPrefix) || !strings.Contains(e.Name(), ".tmp-") || !e.Type().IsRegular() {
+		if !atomicfile.IsTemp(e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
 		p := path.Join(dir, e.Name())
 		if err := os.Remove(env.Path(p)); err != nil {
 			return fmt.Errorf("remove leftover %s: %w", p, err)
 		}
-		env.Printf("k3s-platform: removed leftover %s (interrupted copy)", p)
+		env.Printf("%s: removed leftover %s (interrupted write)", step, p)
 	}
 	return nil
 }

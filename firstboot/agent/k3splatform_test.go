@@ -449,12 +449,12 @@ func TestK3sPlatformInterruptedCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "firstboot: k3s-platform: removed leftover " + charts + ".firstboot-mlflow-0.7.19.tgz.tmp-1234567 (interrupted copy)\n" +
+	want := "firstboot: k3s-platform: removed leftover " + charts + ".firstboot-mlflow-0.7.19.tgz.tmp-1234567 (interrupted write)\n" +
 		"firstboot: k3s-platform: kept " + charts + "jupyterhub-3.3.7.tgz (same as /usr/lib/appliance/k3s/charts/jupyterhub-3.3.7.tgz)\n" +
 		"firstboot: k3s-platform: copied " + charts + "mlflow-0.7.19.tgz from /usr/lib/appliance/k3s/charts/mlflow-0.7.19.tgz\n" +
 		"firstboot: k3s-platform: copied " + manifests + "jupyterhub.yaml from /usr/lib/appliance/k3s/manifests/jupyterhub.yaml\n" +
 		"firstboot: k3s-platform: copied " + manifests + "mlflow.yaml from /usr/lib/appliance/k3s/manifests/mlflow.yaml\n" +
-		"firstboot: k3s-platform: removed leftover /etc/rancher/k3s/.firstboot-registries.yaml.tmp-7654321 (interrupted copy)\n" +
+		"firstboot: k3s-platform: removed leftover /etc/rancher/k3s/.firstboot-registries.yaml.tmp-7654321 (interrupted write)\n" +
 		"firstboot: k3s-platform: copied " + registry + " from /usr/lib/appliance/k3s/registries.yaml\n"
 	if out != want {
 		t.Errorf("printed:\n%s\nwant:\n%s", out, want)

@@ -12,6 +12,16 @@
 //	appliance.slot=a                which A/B slot booted (informational, for upgrades)
 //	appliance.rescue=1              on failure, start a rescue shell if the initramfs has one
 //	appliance.debug=1               verbose init output
+//
+// Keys firstboot (package datasource) reads on the booted system:
+//
+//	firstboot.config=URL|PATH       one #cloud-config user-data document: an
+//	                                http://, https:// or file:// URL or an
+//	                                absolute path; it overrides the NoCloud sources
+//	firstboot.config.sha256=HEX     the document's SHA-256 (64 hex digits);
+//	                                a mismatch fails firstboot
+//	ds=nocloud;s=URL;h=NAME;i=ID    cloud-init's NoCloud seed from the kernel
+//	                                command line (see package datasource)
 package bootparam
 
 import "strings"
@@ -31,6 +41,11 @@ const (
 	ArgSlot   = "appliance.slot"
 	ArgRescue = "appliance.rescue"
 	ArgDebug  = "appliance.debug"
+
+	// ArgConfig names one #cloud-config user-data document (URL or path).
+	ArgConfig = "firstboot.config"
+	// ArgConfigSHA256 is the SHA-256 of the ArgConfig document, in hex.
+	ArgConfigSHA256 = "firstboot.config.sha256"
 )
 
 // StateTmpfs as the value of appliance.state keeps state in RAM.

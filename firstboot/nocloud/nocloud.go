@@ -1,15 +1,13 @@
 // Package nocloud reads a cloud-init NoCloud seed: a small vfat or iso9660
-// filesystem labelled CIDATA (or cidata) holding meta-data and user-data.
+// filesystem labelled CIDATA (or cidata) holding meta-data, user-data and,
+// optionally, network-config.
 //
 // It owns finding the seed device (labels are read from superblocks, with no
-// help from blkid or udev), mounting it read-only, and parsing the subset of
-// meta-data and #cloud-config user-data firstboot understands:
-//
-//	meta-data:  instance-id, local-hostname
-//	user-data:  hostname, fqdn, ssh_authorized_keys,
-//	            appliance: {role: server|agent}
-//
-// Other keys are reported as warnings, so an operator sees what was ignored.
+// help from blkid or udev) and mounting it read-only to read those files.
+// Load returns them raw: package datasource puts them with the other sources
+// firstboot reads, and the caller parses them. ParseMetaData parses the
+// subset of meta-data firstboot understands (instance-id, local-hostname);
+// other keys are reported as warnings, so an operator sees what was ignored.
 // Every path is taken under a root directory, so tests run against a fake
 // /sys and /dev in a temp dir.
 //
@@ -57,15 +55,25 @@ type Options struct {
 // Seed is what Load found.
 type Seed struct {
 	Device Device
-	Meta   MetaData
-	User   UserData
-	// Warnings name what was ignored (unsupported keys, missing files).
+	// MetaData, UserData and NetworkConfig are the files as read, nil when
+	// the seed has no such file.
+	MetaData, UserData, NetworkConfig []byte
+	// Warnings name what was missing (meta-data or user-data).
 	Warnings []string
 }
 
+// Seed files: meta-data and user-data are expected, network-config is
+// optional. vendor-data is not read.
+const (
+	FileMetaData      = "meta-data"
+	FileUserData      = "user-data"
+	FileNetworkConfig = "network-config"
+)
+
 // Load finds the seed device, mounts it read-only in a temp dir under
-// Root/run, reads and parses meta-data and user-data, and unmounts it. It
-// returns an error wrapping ErrNoSeed when no device carries a seed label.
+// Root/run, reads meta-data, user-data and network-config, and unmounts it.
+// A missing meta-data or user-data is a warning, not an error. It returns an
+// error wrapping ErrNoSeed when no device carries a seed label.
 func Load(opts Options) (Seed, error) {
 	dev, err := FindDevice(opts.Root)
 	if err != nil {
@@ -75,25 +83,21 @@ func Load(opts Options) (Seed, error) {
 	if err != nil {
 		return Seed{}, err
 	}
-	seed := Seed{Device: dev}
-	for _, name := range []string{"meta-data", "user-data"} {
+	seed := Seed{
+		Device:        dev,
+		MetaData:      files[FileMetaData],
+		UserData:      files[FileUserData],
+		NetworkConfig: files[FileNetworkConfig],
+	}
+	for _, name := range []string{FileMetaData, FileUserData} {
 		if _, ok := files[name]; !ok {
 			seed.Warnings = append(seed.Warnings, fmt.Sprintf("%s: missing on %s, treated as empty", name, dev.Path))
 		}
 	}
-	var warnings []string
-	if seed.Meta, warnings, err = ParseMetaData(files["meta-data"]); err != nil {
-		return Seed{}, fmt.Errorf("seed %s: %w", dev.Path, err)
-	}
-	seed.Warnings = append(seed.Warnings, warnings...)
-	if seed.User, warnings, err = ParseUserData(files["user-data"]); err != nil {
-		return Seed{}, fmt.Errorf("seed %s: %w", dev.Path, err)
-	}
-	seed.Warnings = append(seed.Warnings, warnings...)
 	return seed, nil
 }
 
-// readSeedFiles mounts dev and returns the meta-data and user-data it has.
+// readSeedFiles mounts dev and returns the seed files it has, each non-nil.
 func readSeedFiles(opts Options, dev Device) (files map[string][]byte, err error) {
 	runDir := filepath.Join(opts.Root, "run")
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
@@ -118,13 +122,16 @@ func readSeedFiles(opts Options, dev Device) (files map[string][]byte, err error
 		}
 	}()
 	files = map[string][]byte{}
-	for _, name := range []string{"meta-data", "user-data"} {
+	for _, name := range []string{FileMetaData, FileUserData, FileNetworkConfig} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read seed %s from %s: %w", name, dev.Path, err)
+		}
+		if data == nil {
+			data = []byte{}
 		}
 		files[name] = data
 	}

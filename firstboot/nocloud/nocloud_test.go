@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -43,10 +44,14 @@ func (m *mtoolsMounterDouble) Unmount(dir string) error {
 }
 
 func TestLoad(t *testing.T) {
+	const (
+		metaData      = "instance-id: iid-42\nlocal-hostname: meta-name\n"
+		userData      = "#cloud-config\nhostname: node-9\nappliance: {role: boss}\n"
+		networkConfig = "network:\n  version: 2\n"
+	)
 	img := filepath.Join(t.TempDir(), "seed.img")
 	makeVFAT(t, img, "CIDATA", "1024", nil, map[string]string{
-		"meta-data": "instance-id: iid-42\nlocal-hostname: meta-name\npublic-keys: []\n",
-		"user-data": "#cloud-config\nhostname: node-9\nssh_authorized_keys: [ssh-ed25519 AAAA ops@x]\nappliance: {role: agent}\npackages: [htop]\n",
+		"meta-data": metaData, "user-data": userData, "network-config": networkConfig, "vendor-data": "#cloud-config\n",
 	})
 	root := fakeBlockRoot(t, map[string]string{"vdb": img})
 	mounter := &mtoolsMounterDouble{}
@@ -55,14 +60,12 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Load does not parse: a bad appliance.role is the caller's to report.
 	want := Seed{
-		Device: Device{Name: "vdb", Path: "/dev/vdb", FSType: FSVFAT, Label: "CIDATA"},
-		Meta:   MetaData{InstanceID: "iid-42", LocalHostname: "meta-name"},
-		User:   UserData{Hostname: "node-9", SSHAuthorizedKeys: []string{"ssh-ed25519 AAAA ops@x"}, Role: "agent"},
-		Warnings: []string{
-			`meta-data line 3: key "public-keys" is not supported yet, ignored`,
-			`user-data line 5: key "packages" is not supported yet, ignored`,
-		},
+		Device:        Device{Name: "vdb", Path: "/dev/vdb", FSType: FSVFAT, Label: "CIDATA"},
+		MetaData:      []byte(metaData),
+		UserData:      []byte(userData),
+		NetworkConfig: []byte(networkConfig),
 	}
 	if !reflect.DeepEqual(seed, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", seed, want)
@@ -80,26 +83,45 @@ func TestLoad(t *testing.T) {
 
 func TestLoadMissingFiles(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "seed.img")
-	makeVFAT(t, img, "cidata", "1024", nil, map[string]string{"user-data": "#cloud-config\nhostname: n\n"})
+	makeVFAT(t, img, "cidata", "1024", nil, map[string]string{"user-data": ""})
 	root := fakeBlockRoot(t, map[string]string{"sr0": img})
 	seed, err := Load(Options{Root: root, Mounter: &mtoolsMounterDouble{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantWarnings := []string{"meta-data: missing on /dev/sr0, treated as empty"}
-	if !reflect.DeepEqual(seed.Warnings, wantWarnings) || seed.User.Hostname != "n" {
-		t.Errorf("Load = %+v, want warnings %q and hostname n", seed, wantWarnings)
+	want := Seed{
+		Device:   Device{Name: "sr0", Path: "/dev/sr0", FSType: FSVFAT, Label: "cidata"},
+		UserData: []byte{},
+		Warnings: []string{"meta-data: missing on /dev/sr0, treated as empty"},
+	}
+	if !reflect.DeepEqual(seed, want) {
+		t.Errorf("Load =\n%+v\nwant\n%+v", seed, want)
+	}
+	if seed.MetaData != nil || seed.NetworkConfig != nil || seed.UserData == nil {
+		t.Errorf("missing files must be nil and an empty user-data non-nil: %+v", seed)
 	}
 }
 
+// failingMounter refuses every mount.
+type failingMounter struct{}
+
+func (failingMounter) MountReadOnly(device, dir, fstype string) error {
+	return errors.New("operation not permitted")
+}
+
+func (failingMounter) Unmount(dir string) error { return errors.New("not mounted") }
+
 func TestLoadErrors(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "seed.img")
-	makeVFAT(t, img, "CIDATA", "1024", nil, map[string]string{"user-data": "#cloud-config\nappliance: {role: boss}\n"})
+	makeVFAT(t, img, "CIDATA", "1024", nil, nil)
 	root := fakeBlockRoot(t, map[string]string{"vdb": img})
-	_, err := Load(Options{Root: root, Mounter: &mtoolsMounterDouble{}})
-	want := `seed /dev/vdb: user-data line 2: appliance.role: want "server" or "agent", got "boss"`
-	if err == nil || err.Error() != want {
-		t.Errorf("err = %v, want %q", err, want)
+	_, err := Load(Options{Root: root, Mounter: failingMounter{}})
+	wantPrefix := "mount seed " + filepath.Join(root, "dev/vdb") + " (vfat) on " + filepath.Join(root, "run", "firstboot-cidata-")
+	if err == nil || !strings.HasPrefix(err.Error(), wantPrefix) || !strings.HasSuffix(err.Error(), ": operation not permitted") {
+		t.Errorf("err = %v, want %q...: operation not permitted", err, wantPrefix)
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "run", "firstboot-cidata-*")); len(left) != 0 {
+		t.Errorf("mount points left behind: %q", left)
 	}
 	if _, err := Load(Options{Root: fakeBlockRoot(t, map[string]string{}), Mounter: &mtoolsMounterDouble{}}); !errors.Is(err, ErrNoSeed) {
 		t.Errorf("err = %v, want ErrNoSeed", err)

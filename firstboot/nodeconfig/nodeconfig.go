@@ -3,6 +3,11 @@
 //
 // The same image serves every node of a site: the baked config carries the
 // site's inventory, and firstboot decides which entry (if any) is this node.
+//
+// The config holds no secret. The cluster's secrets (token, CA keys, the S3
+// secret key of etcd snapshots) are separate root-only files under
+// ClusterDir, named by the constants in cluster.go; the config only says
+// which of them the image holds.
 package nodeconfig
 
 import (
@@ -39,18 +44,30 @@ type Config struct {
 	Nodes []Node `yaml:"nodes,omitempty"`
 	// SSHAuthorizedKeys are installed for root.
 	SSHAuthorizedKeys []string `yaml:"sshAuthorizedKeys,omitempty"`
+	// Cluster is what every node needs to form or join the K3s cluster;
+	// nil in an image without K3s.
+	Cluster *Cluster `yaml:"cluster,omitempty"`
 }
 
-// Node is one inventory entry. A node matches by MAC (any of its NICs) or,
-// failing that, by hostname.
+// Node is one inventory entry. A node matches by MAC (any of its NICs), by
+// Serial (its DMI system serial number) or, failing both, by hostname.
 type Node struct {
 	Hostname string `yaml:"hostname"`
 	MAC      string `yaml:"mac,omitempty"`
-	Role     string `yaml:"role"`
+	// Serial is the machine's DMI system serial number, as the kernel shows
+	// it in /sys/class/dmi/id/product_serial (surrounding spaces trimmed).
+	Serial string `yaml:"serial,omitempty"`
+	Role   string `yaml:"role"`
 	// Init marks the server that initialises the cluster.
 	Init bool `yaml:"init,omitempty"`
-	// Address is a static address in CIDR form; empty means DHCP.
+	// Address is a static address in CIDR form; empty means DHCP. With it,
+	// Cluster.Network gives the gateway, DNS and NTP servers.
 	Address string `yaml:"address,omitempty"`
+	// Labels are Kubernetes node labels, each "key=value", that the node
+	// registers with (K3s node-label).
+	Labels []string `yaml:"labels,omitempty"`
+	// Taints are node taints, each "key[=value]:Effect" (K3s node-taint).
+	Taints []string `yaml:"taints,omitempty"`
 }
 
 // Marshal renders c as YAML with stable key order.

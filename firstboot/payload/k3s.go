@@ -35,3 +35,17 @@ func K3sArchiveExtension(name string) string {
 	}
 	return best
 }
+
+// K3s as the builder places it (install.sh's layout): the binary, and the
+// server and agent units, neither enabled; firstboot starts the one for the
+// node's role.
+const (
+	K3sBinaryPath = "/usr/local/bin/k3s"
+	K3sServerUnit = "k3s.service"
+	K3sAgentUnit  = "k3s-agent.service"
+	// K3sConfigPath is K3s's config file; firstboot writes it (0600: it
+	// holds the cluster token).
+	K3sConfigPath = "/etc/rancher/k3s/config.yaml"
+	// K3sKubeconfigPath is where a K3s server writes its admin kubeconfig.
+	K3sKubeconfigPath = "/etc/rancher/k3s/k3s.yaml"
+)

@@ -21,11 +21,17 @@ const BinaryPath = "/usr/local/bin/firstboot"
 // UnitName is the systemd unit of the agent.
 const UnitName = "firstboot.service"
 
+// PlatformUnitName is the unit that brings the platform up on the initial
+// server. It is not enabled: firstboot starts it (without waiting) once it
+// has started K3s, so the boot does not wait for the platform.
+const PlatformUnitName = "firstboot-platform.service"
+
 // Paths of the files Files returns.
 const (
-	UnitPath        = "/usr/lib/systemd/system/" + UnitName
-	UnitWantsPath   = "/etc/systemd/system/multi-user.target.wants/" + UnitName
-	SSHDSnippetPath = "/etc/ssh/sshd_config.d/appliance-host-keys.conf"
+	UnitPath         = "/usr/lib/systemd/system/" + UnitName
+	PlatformUnitPath = "/usr/lib/systemd/system/" + PlatformUnitName
+	UnitWantsPath    = "/etc/systemd/system/multi-user.target.wants/" + UnitName
+	SSHDSnippetPath  = "/etc/ssh/sshd_config.d/appliance-host-keys.conf"
 	// MachineIDCommitMask masks systemd-machine-id-commit.service. That unit
 	// writes a transient machine-id (one on a mount) to the root filesystem;
 	// here the init bind-mounts a persistent one from STATE, the root is a
@@ -49,6 +55,9 @@ func SSHHostKeyPath(keyType string) string {
 //go:embed firstboot.service
 var unit string
 
+//go:embed firstboot-platform.service
+var platformUnit string
+
 // File is one file of the payload. A symlink has Mode with fs.ModeSymlink set
 // and Linkname; a regular file has Content.
 type File struct {
@@ -64,6 +73,7 @@ func Files() []File {
 		{Path: SSHDSnippetPath, Mode: 0o644, Content: []byte(sshdSnippet())},
 		{Path: UnitWantsPath, Mode: fs.ModeSymlink | 0o777, Linkname: UnitPath},
 		{Path: MachineIDCommitMask, Mode: fs.ModeSymlink | 0o777, Linkname: "/dev/null"},
+		{Path: PlatformUnitPath, Mode: 0o644, Content: []byte(platformUnit)},
 		{Path: UnitPath, Mode: 0o644, Content: []byte(unit)},
 	}
 }

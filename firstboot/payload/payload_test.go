@@ -49,7 +49,7 @@ func TestUnit(t *testing.T) {
 		lines[l] = true
 	}
 	for _, want := range []string{
-		"After=local-fs.target",
+		"After=local-fs.target systemd-networkd.service",
 		"Before=k3s.service k3s-agent.service ssh.service",
 		"Type=oneshot",
 		"RemainAfterExit=yes",

@@ -48,7 +48,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
-	root.AddCommand(newRunCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newPlatformCmd(), newStatusCmd(), newVersionCmd())
 	return root
 }
 
@@ -59,18 +59,12 @@ func newRunCmd() *cobra.Command {
 		Short: "Run the node agent's steps",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			var con io.Writer
-			if console != "" {
-				f, err := os.OpenFile(console, os.O_WRONLY|os.O_APPEND|syscall.O_NOCTTY, 0)
-				if err != nil {
-					return fmt.Errorf("open console %s: %w", console, err)
-				}
-				defer f.Close()
-				con = bestEffort{f}
-				out = io.MultiWriter(out, con)
+			out, con, closeConsole, err := withConsole(cmd.OutOrStdout(), console)
+			if err != nil {
+				return err
 			}
-			err := agent.Run(cmd.Context(), agent.NewEnv(root, out))
+			defer closeConsole()
+			err = agent.Run(cmd.Context(), agent.NewEnv(root, out))
 			if err != nil && con != nil {
 				fmt.Fprintf(con, "firstboot: error: %v\n", err)
 			}
@@ -81,6 +75,22 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&console, "console", "",
 		"also write each line to this terminal (the service passes /dev/console, so operators see plain `firstboot:` lines)")
 	return cmd
+}
+
+// withConsole returns out, also writing to the console device when one is
+// named, the console alone (nil when none), and a func that closes it.
+// run prints a failing command's error to stderr; the console gets it
+// from the caller, so operators see it there too.
+func withConsole(out io.Writer, console string) (io.Writer, io.Writer, func(), error) {
+	if console == "" {
+		return out, nil, func() {}, nil
+	}
+	f, err := os.OpenFile(console, os.O_WRONLY|os.O_APPEND|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open console %s: %w", console, err)
+	}
+	con := bestEffort{f}
+	return io.MultiWriter(out, con), con, func() { f.Close() }, nil
 }
 
 // bestEffort writes to w and ignores failures: a console that cannot be

@@ -55,6 +55,7 @@ func TestRunFirstBoot(t *testing.T) {
 		"sys/class/net/eth0/device/.keep": "",
 		"proc/self/mountinfo":             "22 1 0:21 / / ro - overlay overlay rw\n",
 		"proc/sys/kernel/random/boot_id":  "b0\n",
+		"proc/cmdline":                    "console=ttyS0\n",
 	}
 	for p, c := range files {
 		full := filepath.Join(root, p)

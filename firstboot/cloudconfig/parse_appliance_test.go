@@ -1,0 +1,102 @@
+package cloudconfig
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const testToken = "K10abc123::server:s3cr3t-t0ken"
+
+func TestParseAppliance(t *testing.T) {
+	runParseCases(t, []parseCase{
+		{
+			name: "everything",
+			doc: `appliance:
+  role: server
+  cluster_init: true
+  server: https://10.0.0.1:6443
+  token: ` + testToken + `
+  node_labels: [gpu=true, example.com/zone=a, empty=]
+  node_taints: ["gpu=true:NoSchedule", "dedicated:NoExecute"]
+  node_ip: 2001:DB8::1
+`,
+			want: Config{Appliance: Appliance{
+				Role: "server", ClusterInit: true, Server: "https://10.0.0.1:6443", Token: testToken,
+				NodeLabels: []string{"gpu=true", "example.com/zone=a", "empty="},
+				NodeTaints: []string{"gpu=true:NoSchedule", "dedicated:NoExecute"},
+				NodeIP:     "2001:db8::1",
+				Set:        keys("role", "cluster_init", "server", "token", "node_labels", "node_taints", "node_ip"),
+			}, Set: keys("appliance")},
+		},
+		{name: "cluster_init without role", doc: "appliance: {cluster_init: true}\n", want: Config{Appliance: Appliance{ClusterInit: true, Set: keys("cluster_init")}, Set: keys("appliance")}},
+		{name: "empty", doc: "appliance: {}\n", want: Config{Set: keys("appliance")}},
+		{name: "bad role", doc: "appliance:\n  role: master\n", err: `seed /dev/vdb user-data line 3: appliance.role: want "server" or "agent", got "master"`},
+		{name: "unknown key", doc: "appliance:\n  role: agent\n  rol: server\n", err: `seed /dev/vdb user-data line 4: appliance: unknown key "rol" (known: role, cluster_init, server, token, node_labels, node_taints, node_ip)`},
+		{name: "not a mapping", doc: "appliance: agent\n", err: `seed /dev/vdb user-data line 2: appliance: want a mapping, got "agent"`},
+		{name: "cluster_init on agent", doc: "appliance:\n  cluster_init: true\n  role: agent\n", err: `seed /dev/vdb user-data line 3: appliance.cluster_init: only valid with role "server", got role "agent"`},
+		{name: "cluster_init maybe", doc: "appliance:\n  cluster_init: maybe\n", err: `seed /dev/vdb user-data line 3: appliance.cluster_init: want true or false, got "maybe"`},
+		{name: "server http", doc: "appliance:\n  server: http://10.0.0.1:6443\n", err: `seed /dev/vdb user-data line 3: appliance.server: want an https URL such as "https://10.0.0.1:6443", got "http://10.0.0.1:6443"`},
+		{name: "server no host", doc: "appliance:\n  server: 'https:///x'\n", err: `seed /dev/vdb user-data line 3: appliance.server: want an https URL such as "https://10.0.0.1:6443", got "https:///x"`},
+		{name: "server with user info", doc: "appliance:\n  server: https://node:" + testToken + "@10.0.0.1:6443\n", err: "seed /dev/vdb user-data line 3: appliance.server: want an https URL without user info, got one with user info (not shown)"},
+		{name: "token list", doc: "appliance:\n  token: [" + testToken + "]\n", err: "seed /dev/vdb user-data line 3: appliance.token: want a string, got a list"},
+		{name: "token with blank", doc: "appliance:\n  token: '" + testToken + " x'\n", err: "seed /dev/vdb user-data line 3: appliance.token: want a non-empty token without blanks, got a value that is not one (not shown)"},
+		{name: "label without =", doc: "appliance:\n  node_labels: [gpu]\n", err: `seed /dev/vdb user-data line 3: appliance.node_labels[0]: want a Kubernetes label "key=value", got "gpu"`},
+		{name: "label bad prefix", doc: "appliance:\n  node_labels: ['Example.com/x=y']\n", err: `seed /dev/vdb user-data line 3: appliance.node_labels[0]: want a Kubernetes label "key=value", got "Example.com/x=y"`},
+		{name: "label value too long", doc: "appliance:\n  node_labels: [a=" + strings.Repeat("v", 64) + "]\n", err: `seed /dev/vdb user-data line 3: appliance.node_labels[0]: want a Kubernetes label "key=value", got "a=` + strings.Repeat("v", 58) + `..."`},
+		{name: "taint bad effect", doc: "appliance:\n  node_taints: ['a=b:NoWay']\n", err: `seed /dev/vdb user-data line 3: appliance.node_taints[0]: want a taint "key=value:Effect" (Effect NoSchedule, PreferNoSchedule or NoExecute), got "a=b:NoWay"`},
+		{name: "taint without effect", doc: "appliance:\n  node_taints: ['a=b']\n", err: `seed /dev/vdb user-data line 3: appliance.node_taints[0]: want a taint "key=value:Effect" (Effect NoSchedule, PreferNoSchedule or NoExecute), got "a=b"`},
+		{name: "node_ip bad", doc: "appliance:\n  node_ip: 10.0.0.256\n", err: `seed /dev/vdb user-data line 3: appliance.node_ip: want an IP address, got "10.0.0.256"`},
+		{name: "node_ip zone", doc: "appliance:\n  node_ip: fe80::1%eth0\n", err: `seed /dev/vdb user-data line 3: appliance.node_ip: want an IP address, got "fe80::1%eth0"`},
+	})
+}
+
+func TestApplianceValidate(t *testing.T) {
+	for _, tc := range []struct {
+		a   Appliance
+		err string
+	}{
+		{Appliance{}, ""},
+		{Appliance{Role: "server", ClusterInit: true}, ""},
+		{Appliance{Role: "agent"}, ""},
+		{Appliance{ClusterInit: true}, `appliance.cluster_init: only valid with role "server", got role ""`},
+		{Appliance{Role: "agent", ClusterInit: true}, `appliance.cluster_init: only valid with role "server", got role "agent"`},
+	} {
+		err := tc.a.Validate()
+		if (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {
+			t.Errorf("%+v: err = %v, want %q", tc.a, err, tc.err)
+		}
+	}
+}
+
+// The token never shows: not through any fmt verb on the Config, not in a
+// warning or an error.
+func TestTokenRedacted(t *testing.T) {
+	doc := "#cloud-config\nappliance:\n  role: agent\n  token: " + testToken + "\n  server: https://10.0.0.1:6443\nusers:\n  - name: a\n    hashed_passwd: '" + testHash + "'\n"
+	cfg, warnings, err := Parse(testSource, []byte(doc))
+	if err != nil || warnings != nil {
+		t.Fatalf("Parse: %v, warnings %q", err, warnings)
+	}
+	if cfg.Appliance.Token.Reveal() != testToken || cfg.Users[0].HashedPasswd.Reveal() != testHash {
+		t.Fatalf("Reveal = %q, %q", cfg.Appliance.Token.Reveal(), cfg.Users[0].HashedPasswd.Reveal())
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		for _, v := range []any{cfg, &cfg, cfg.Appliance, cfg.Appliance.Token, cfg.Users} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, "s3cr3t") || strings.Contains(out, "h4sh") || strings.Contains(out, fmt.Sprintf("%x", testToken)) {
+				t.Errorf("fmt %s of %T shows a secret: %s", verb, v, out)
+			}
+		}
+	}
+	if got := fmt.Sprintf("%+v", cfg.Appliance); !strings.Contains(got, "Token:(redacted)") {
+		t.Errorf("%%+v = %s, want Token:(redacted)", got)
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(js), "s3cr3t") || strings.Contains(string(js), "h4sh") || !strings.Contains(string(js), `"Token":"(redacted)"`) {
+		t.Errorf("JSON shows a secret or no redaction: %s", js)
+	}
+}

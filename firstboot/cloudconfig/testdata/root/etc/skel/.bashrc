@@ -1,0 +1,1 @@
+# ~/.bashrc from the fixture skel

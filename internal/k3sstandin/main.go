@@ -1,0 +1,136 @@
+// Command k3sstandin is a TEST DOUBLE for the k3s binary, baked into the
+// images VM tests boot, where real K3s cannot be downloaded. It is not K3s
+// and runs no cluster. It does what the boot tests check firstboot against:
+//
+//   - it is started by the k3s or k3s-agent unit firstboot queued, as
+//     `k3s server` or `k3s agent`, and tells systemd it is ready (the units
+//     are Type=notify, as install.sh writes them);
+//   - it reads /etc/rancher/k3s/config.yaml as K3s does (a flat YAML map of
+//     flag names) and checks what real K3s would refuse: an agent without
+//     server and token (or a readable token-file), a file that is not
+//     root-only while it holds a token;
+//   - it records the command line and the config it was started with under
+//     /var/lib/k3s-standin and prints one line to the console:
+//     "k3s-standin: test double (not K3s): <role> started ...".
+//
+// The console line never includes the token, only whether one was set.
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	configPath = "/etc/rancher/k3s/config.yaml"
+	recordDir  = "/var/lib/k3s-standin"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		say("k3s-standin: test double (not K3s): error: %v", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 || (args[0] != "server" && args[0] != "agent") {
+		return fmt.Errorf("want `k3s server` or `k3s agent`, got %q", args)
+	}
+	role := args[0]
+	data, err := os.ReadFile(configPath)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(configPath)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("%s: %w", configPath, err)
+	}
+	if cfg["token"] != nil && info.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s holds the token but has mode %v", configPath, info.Mode().Perm())
+	}
+	if role == "agent" && (cfg["server"] == nil || (cfg["token"] == nil && cfg["token-file"] == nil)) {
+		return fmt.Errorf("an agent needs server and token (or token-file) in %s", configPath)
+	}
+	if f, ok := cfg["token-file"].(string); ok {
+		if _, err := os.ReadFile(f); err != nil {
+			return fmt.Errorf("token-file: %w", err)
+		}
+	}
+	if err := os.MkdirAll(recordDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(recordDir, role+"-config.yaml"), data, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(recordDir, role+"-args"), []byte(strings.Join(args, " ")+"\n"), 0o600); err != nil {
+		return err
+	}
+	say("k3s-standin: test double (not K3s): %s started with %s", role, describe(cfg))
+	if err := notifyReady(); err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	return nil
+}
+
+// describe lists the config's keys with their values, the token as "(set)".
+func describe(cfg map[string]any) string {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		v := fmt.Sprint(cfg[k])
+		if k == "token" || strings.Contains(k, "secret") {
+			v = "(set)"
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, " ")
+}
+
+// notifyReady sends READY=1 to systemd from the main process, as sd_notify
+// does.
+func notifyReady() error {
+	addr := os.Getenv("NOTIFY_SOCKET")
+	if addr == "" {
+		return nil
+	}
+	if strings.HasPrefix(addr, "@") {
+		addr = "\x00" + addr[1:]
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: addr, Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("notify systemd: %w", err)
+	}
+	defer conn.Close()
+	_, err = conn.Write([]byte("READY=1"))
+	return err
+}
+
+// say prints a line to the console (the boot tests read it) and stdout.
+func say(format string, args ...any) {
+	line := fmt.Sprintf(format, args...) + "\n"
+	os.Stdout.WriteString(line)
+	if c, err := os.OpenFile("/dev/console", os.O_WRONLY|syscall.O_NOCTTY, 0); err == nil {
+		c.WriteString(line)
+		c.Close()
+	}
+}
