@@ -105,11 +105,11 @@ func TestSingleNodeBootsAndKeepsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, vm, `^appliance-init: grew STATE`, 0, bootTimeout)
-	line, _ := expect(t, vm, `^firstboot: grow-state: \S+ is `, 0, bootTimeout)
+	line, _ := expect(t, vm, consoleLine+`firstboot: grow-state: \S+ is `, 0, bootTimeout)
 	checkStateGrown(t, line, grown)
-	expect(t, vm, `^firstboot: role=server cluster-init \(.*inventory`, 0, bootTimeout)
-	expect(t, vm, `^firstboot: first-boot: this is the first boot`, 0, bootTimeout)
-	expect(t, vm, `^firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: role=server cluster-init \(.*inventory`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: first-boot: this is the first boot`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
 	t.Logf("first boot: firstboot done %.1fs after QEMU started", time.Since(start).Seconds())
 	vm.Kill() // a power cut: firstboot's records must already be durable
 
@@ -117,10 +117,10 @@ func TestSingleNodeBootsAndKeepsState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect(t, vm, `^firstboot: decide-role: already done`, 0, bootTimeout)
-	expect(t, vm, `^firstboot: grow-state: already done`, 0, bootTimeout)
-	expect(t, vm, `^firstboot: first boot was `, 0, bootTimeout)
-	expect(t, vm, `^firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: decide-role: already done`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: grow-state: already done`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: first boot was `, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
 	for _, l := range vm.Lines() {
 		if regexp.MustCompile(`^appliance-init: grew STATE|this is the first boot`).MatchString(l) {
 			t.Errorf("second boot redid first-boot work: %q", l)
@@ -193,8 +193,8 @@ func TestDefaultKernelBootsUnlistedNodeAsAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, vm, `Linux version 6\.1\.\S+-amd64 `, 0, bootTimeout)
-	expect(t, vm, `^firstboot: role=agent \(.*default role`, 0, bootTimeout)
-	expect(t, vm, `^firstboot: done role=agent hostname=single-node-123456$`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: role=agent \(.*default role`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: done role=agent hostname=single-node-123456$`, 0, bootTimeout)
 	t.Logf("linux-image-amd64: firstboot done %.1fs after QEMU started", time.Since(start).Seconds())
 	vm.Kill()
 }

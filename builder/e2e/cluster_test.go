@@ -15,6 +15,11 @@ import (
 	"github.com/ml-appliance/appliance/internal/vmtest"
 )
 
+// consoleLine starts a pattern for a line a service printed on the serial
+// console: at the start of a line, or after a login prompt the getty printed
+// without a newline ("node-1 login: firstboot: done ...").
+const consoleLine = `(^|login: )`
+
 // k3sStandIn builds the k3s test double (internal/k3sstandin: not K3s; it
 // records the config it was started with and says so on the console) and a
 // placeholder airgap archive, since real K3s cannot be downloaded here.
@@ -112,10 +117,10 @@ func TestClusterRolesWithStandInK3s(t *testing.T) {
 
 	t.Run("initial server", func(t *testing.T) {
 		vm := bootCopy(t, raw, "52:54:00:00:00:01", nil)
-		expect(t, vm, `^firstboot: role=server cluster-init \(.*inventory`, 0, bootTimeout)
-		expect(t, vm, `^firstboot: k3s-config: .*cluster-init`, 0, bootTimeout)
-		expect(t, vm, `^firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
-		line, _ := expect(t, vm, `^k3s-standin: test double \(not K3s\): server started with `, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: role=server cluster-init \(.*inventory`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: k3s-config: .*cluster-init`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
+		line, _ := expect(t, vm, consoleLine+`k3s-standin: test double \(not K3s\): server started with `, 0, bootTimeout)
 		for _, want := range []string{"cluster-init=true", "token-file=/etc/appliance/cluster/token", "node-name=node-1"} {
 			if !strings.Contains(line, want) {
 				t.Errorf("stand-in K3s server config lacks %s: %q", want, line)
@@ -125,9 +130,9 @@ func TestClusterRolesWithStandInK3s(t *testing.T) {
 	})
 	t.Run("agent", func(t *testing.T) {
 		vm := bootCopy(t, raw, "52:54:00:12:34:56", nil)
-		expect(t, vm, `^firstboot: role=agent \(.*default role`, 0, bootTimeout)
-		expect(t, vm, `^firstboot: done role=agent hostname=single-node-123456$`, 0, bootTimeout)
-		line, _ := expect(t, vm, `^k3s-standin: test double \(not K3s\): agent started with `, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: role=agent \(.*default role`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: done role=agent hostname=single-node-123456$`, 0, bootTimeout)
+		line, _ := expect(t, vm, consoleLine+`k3s-standin: test double \(not K3s\): agent started with `, 0, bootTimeout)
 		for _, want := range []string{"server=https://10.0.2.15:6443", "token-file=/etc/appliance/cluster/join-token"} {
 			if !strings.Contains(line, want) {
 				t.Errorf("stand-in K3s agent config lacks %s: %q", want, line)
@@ -143,14 +148,14 @@ func TestClusterRolesWithStandInK3s(t *testing.T) {
 			"#cloud-config\nhostname: worker-7\nusers:\n  - name: ops\n    lock_passwd: maybe\n")
 		port := freePort(t)
 		vm := bootCopy(t, raw, "52:54:00:12:34:57", &bootExtra{disks: []string{seed}, sshPort: port})
-		expect(t, vm, `^firstboot: error: .*user-data line 5: users\[0\]\.lock_passwd`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: error: .*user-data line 5: users\[0\]\.lock_passwd`, 0, bootTimeout)
 		banner, err := sshBanner(port, 3*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("sshd answers with a bad seed: %s", banner)
 		for _, l := range vm.Lines() {
-			if strings.Contains(l, "hostname: worker-7") || strings.HasPrefix(l, "k3s-standin:") || strings.HasPrefix(l, "firstboot: done") {
+			if strings.Contains(l, "hostname: worker-7") || strings.Contains(l, "k3s-standin:") || strings.Contains(l, "firstboot: done") {
 				t.Errorf("a config with an error was acted on: %q", l)
 			}
 		}

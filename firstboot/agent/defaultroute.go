@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -10,9 +11,13 @@ import (
 // Default-route wait: how long the step waits for the network to give the
 // node a global IPv4 address, and how often it looks.
 const (
-	addressWait  = 90 * time.Second
-	addressPoll  = 2 * time.Second
-	fallbackDest = "default"
+	// waitOnline is systemd's tool that waits for networkd's links to be
+	// configured (a DHCP lease included), and waitOnlineTimeout its bound.
+	waitOnline        = "/usr/lib/systemd/systemd-networkd-wait-online"
+	waitOnlineTimeout = "--timeout=30"
+	addressWait       = 90 * time.Second
+	addressPoll       = 2 * time.Second
+	fallbackDest      = "default"
 	// fallbackMetric keeps the fallback below any route DHCP or the
 	// operator's config adds later.
 	fallbackMetric = "4096"
@@ -24,10 +29,24 @@ const (
 // addresses without a gateway, or a DHCP server that hands out no router)
 // there is none, so the step adds an on-link default route on the
 // interface that carries the node's first global address, with a metric
-// any real default route beats. Every boot, since routes live in RAM.
+// any real default route beats. Every boot, since routes live in RAM. It
+// first waits (bounded) for networkd's links to come online, so a DHCP
+// lease still on its way is not mistaken for a network without a gateway.
+//
+// The fallback route is not networkd's: networkd drops routes it does not
+// manage when it reconfigures a link (ManageForeignRoutes), so a restart of
+// networkd removes it until the next boot.
 func defaultRoute(ctx context.Context, env *Env) error {
 	if !env.hasK3s() {
 		return nil
+	}
+	if _, err := os.Stat(env.Path(waitOnline)); err == nil {
+		// A DHCP lease brings the default route: let it arrive before
+		// deciding there is none. On a network without DHCP this ends
+		// at the timeout; the fallback below then applies.
+		if _, err := env.Runner.Run(ctx, waitOnline, "--any", waitOnlineTimeout); err != nil {
+			env.Printf("default-route: no link online yet: %v", err)
+		}
 	}
 	for polls := 0; ; polls++ {
 		routes, err := env.Runner.Run(ctx, "ip", "-4", "route", "show", "default")
