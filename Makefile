@@ -17,10 +17,10 @@ GOFLAGS_STATIC := -trimpath -ldflags "-s -w -buildid= -X github.com/ml-appliance
 
 # Debian packages the build and the tests run.
 HOST_PACKAGES := squashfs-tools-ng squashfs-tools mmdebstrap e2fsprogs dosfstools mtools gdisk \
-	qemu-system-x86 ovmf cpio zstd xorriso fdisk ca-certificates containerd kmod
+	qemu-system-x86 ovmf cpio zstd xorriso isolinux syslinux-common fdisk ca-certificates containerd kmod ipxe
 # Any one of these missing means the host packages need installing.
 HOST_COMMANDS := tar2sqfs unsquashfs mmdebstrap mkfs.ext4 e2fsck fsck.fat mcopy sgdisk \
-	qemu-system-x86_64 cpio zstd containerd ctr depmod
+	qemu-system-x86_64 cpio zstd containerd ctr depmod xorriso
 
 .PHONY: all build image base deps testassets kube-testassets test test-short bench lint clean
 
@@ -29,7 +29,8 @@ all: build
 ## deps: install the Debian packages the build and tests need (skipped when present)
 deps:
 	@missing=""; for c in $(HOST_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
-	if [ -n "$$missing" ] || [ ! -e /usr/share/OVMF/OVMF_CODE_4M.fd ]; then \
+	if [ -n "$$missing" ] || [ ! -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ ! -e /usr/lib/ipxe/ipxe.efi ] \
+		|| [ ! -e /usr/lib/ISOLINUX/isolinux.bin ] || [ ! -e /usr/lib/syslinux/modules/bios/ldlinux.c32 ]; then \
 		echo "installing host packages (missing:$$missing)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $(HOST_PACKAGES); \
 	fi

@@ -67,7 +67,7 @@ func Run(ctx context.Context, s *site.Site, opts Options) (*report.Report, error
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if _, err := doctor.Check(HostTools(), nil); err != nil {
+	if _, err := doctor.Check(hostTools(s), nil); err != nil {
 		return nil, err
 	}
 	dir, err := outdir.Begin(opts.OutputDir)
@@ -176,9 +176,13 @@ func (b *pipeline) describe(kind, name string) error {
 	return nil
 }
 
-// HostTools are the host programs a build runs.
-func HostTools() []doctor.Tool {
-	tools := osimage.HostTools()
+// HostTools are the host programs (and files) any build may use: those
+// of every output format.
+func HostTools() []doctor.Tool { return hostTools(nil) }
+
+// hostTools are what a build of s uses; nil s means any build.
+func hostTools(s *site.Site) []doctor.Tool {
+	tools := append(osimage.HostTools(), formatTools(s)...)
 	for _, cmd := range diskimage.HostTools {
 		tools = append(tools, doctor.Tool{Command: cmd, Package: "e2fsprogs", Purpose: "make the STATE filesystem"})
 	}

@@ -1,7 +1,9 @@
 package build
 
 import (
+	"github.com/ml-appliance/appliance/builder/doctor"
 	"github.com/ml-appliance/appliance/builder/output"
+	"github.com/ml-appliance/appliance/builder/output/iso"
 	"github.com/ml-appliance/appliance/builder/output/raw"
 	"github.com/ml-appliance/appliance/builder/site"
 )
@@ -13,5 +15,18 @@ func formats(s *site.Site) []output.Format {
 	if r := s.Outputs.Raw; r != nil {
 		fs = append(fs, raw.New(raw.Options{Size: int64(r.Size)}))
 	}
+	if s.Outputs.ISO != nil {
+		fs = append(fs, iso.New())
+	}
 	return fs
+}
+
+// formatTools are the host tools of the formats s enables; nil s means
+// every format's (for `builder doctor`).
+func formatTools(s *site.Site) []doctor.Tool {
+	var tools []doctor.Tool
+	if s == nil || s.Outputs.ISO != nil {
+		tools = append(tools, iso.HostTools()...)
+	}
+	return tools
 }

@@ -24,7 +24,7 @@ func New() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newValidateCmd(), newBuildCmd(), newImagesCmd(), newLockCmd(), newDoctorCmd(), newVersionCmd())
+	root.AddCommand(newValidateCmd(), newBuildCmd(), newImagesCmd(), newLockCmd(), newDoctorCmd(), newServeCmd(), newVersionCmd())
 	return root
 }
 

@@ -7,26 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ml-appliance/appliance/internal/hostcmd"
 )
 
-// needTool fails t when a host tool the test runs is missing: a validator
-// that is silently skipped would report an unchecked image as good.
-func needTool(t *testing.T, name, debPackage string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s not found: install the Debian package %s", name, debPackage)
-	}
-}
+func needTool(t *testing.T, name, debPackage string) { t.Helper(); hostcmd.Need(t, name, debPackage) }
 
-// run runs a host tool and returns its combined output, failing t when it
-// exits non-zero.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return hostcmd.Run(t, name, args...)
 }
 
 // makeSquashfs builds a small squashfs with mksquashfs from a tree holding

@@ -5,14 +5,17 @@ package doctor
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 )
 
-// Tool is a host program the build needs.
+// Tool is a host program (or data file) the build needs.
 type Tool struct {
-	// Command is the executable's name, looked up in PATH.
+	// Command is the executable's name, looked up in PATH; an absolute path
+	// names a data file that must exist (e.g. /usr/lib/ipxe/ipxe.efi).
 	Command string
 	// Package is the Debian package that provides it.
 	Package string
@@ -63,7 +66,13 @@ func Check(tools []Tool, look LookPath) ([]Result, error) {
 	var missing []Result
 	for _, t := range tools {
 		r := Result{Tool: t}
-		if p, err := look(t.Command); err == nil {
+		if filepath.IsAbs(t.Command) {
+			if info, err := os.Stat(t.Command); err == nil && info.Mode().IsRegular() {
+				r.Path = t.Command
+			} else {
+				missing = append(missing, r)
+			}
+		} else if p, err := look(t.Command); err == nil {
 			r.Path = p
 		} else {
 			missing = append(missing, r)

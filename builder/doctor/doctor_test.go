@@ -2,7 +2,9 @@ package doctor
 
 import (
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -42,6 +44,26 @@ func TestCheckAllPresent(t *testing.T) {
 		t.Fatalf("unexpected error: %v", err)
 	}
 	if !results[0].Found() || results[0].Path != "/bin/sh" {
+		t.Errorf("results: %+v", results)
+	}
+}
+
+func TestCheckDataFilesByAbsolutePath(t *testing.T) {
+	present := filepath.Join(t.TempDir(), "ipxe.efi")
+	if err := os.WriteFile(present, []byte("MZ"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	absent := filepath.Join(t.TempDir(), "undionly.kpxe")
+	tools := []Tool{
+		{Command: present, Package: "ipxe", Purpose: "UEFI iPXE"},
+		{Command: absent, Package: "ipxe", Purpose: "BIOS iPXE"},
+	}
+	results, err := Check(tools, fakeLookPath(nil))
+	var missing *MissingError
+	if !errors.As(err, &missing) || len(missing.Missing) != 1 || missing.Missing[0].Command != absent {
+		t.Fatalf("want only %s missing, got %v", absent, err)
+	}
+	if results[0].Path != present || results[1].Found() {
 		t.Errorf("results: %+v", results)
 	}
 }

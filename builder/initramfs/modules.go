@@ -20,10 +20,12 @@ import (
 )
 
 // DefaultModules are the modules an appliance loads in early boot when
-// Options.Modules is nil: disk and CD controllers, virtio, USB storage and
-// the filesystems the init mounts.
+// Options.Modules is nil: disk and CD controllers (AHCI, and ata_piix for
+// the IDE CD drives of older machines and QEMU's default PC), virtio, USB
+// storage and the filesystems the init mounts (isofs and loop for a live
+// boot from an ISO).
 var DefaultModules = []string{
-	"virtio_blk", "virtio_scsi", "virtio_pci", "virtio_net", "nvme", "ahci",
+	"virtio_blk", "virtio_scsi", "virtio_pci", "virtio_net", "nvme", "ahci", "ata_piix",
 	"sd_mod", "sr_mod", "usb_storage", "uas", "xhci_pci", "ehci_pci",
 	"isofs", "squashfs", "ext4", "vfat", "nls_cp437", "nls_iso8859_1",
 	"loop", "overlay",

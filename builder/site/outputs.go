@@ -5,6 +5,9 @@ package site
 type Outputs struct {
 	// Raw is a GPT disk image to write to a disk or USB stick.
 	Raw *RawOutput `yaml:"raw"`
+	// ISO is a hybrid ISO image: a CD/DVD or, written to a USB stick, a
+	// disk, bootable under BIOS and UEFI, that boots the appliance live.
+	ISO *ISOOutput `yaml:"iso"`
 }
 
 // RawOutput configures the raw disk image.
@@ -13,6 +16,17 @@ type RawOutput struct {
 	// the real disk at first boot.
 	Size Size `yaml:"size"`
 }
+
+// ISOOutput configures the ISO image. `iso: {}` boots live: the OS image
+// is read from the ISO and state lives in RAM.
+type ISOOutput struct {
+	// Install is reserved for an installer mode (write the appliance to a
+	// local disk); setting it is an error until it exists.
+	Install *ISOInstall `yaml:"install"`
+}
+
+// ISOInstall is reserved; it has no settings yet.
+type ISOInstall struct{}
 
 // sectorSize is the raw image's logical sector size.
 const sectorSize = 512
@@ -26,5 +40,8 @@ func (o *Outputs) setDefaults(*Site) {
 func (o *Outputs) validate(v *validator) {
 	if o.Raw != nil && o.Raw.Size%sectorSize != 0 {
 		v.errorf("outputs.raw.size", "%d bytes is not a multiple of the %d-byte sector", uint64(o.Raw.Size), sectorSize)
+	}
+	if o.ISO != nil && o.ISO.Install != nil {
+		v.errorf("outputs.iso.install", "not supported yet: the ISO boots live only (use iso: {})")
 	}
 }

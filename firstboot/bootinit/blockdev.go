@@ -21,6 +21,7 @@ type BlockDevice struct {
 	PartN    int    // partition number; 0 for a disk
 	PartName string // GPT partition name
 	Label    string // filesystem label (ext4, ISO 9660), if one was read
+	FSType   string // "ext4" or "iso9660" when Label was read, else ""
 	Size     int64  // bytes
 }
 
@@ -43,6 +44,8 @@ func (d BlockDevice) Matches(s Spec) bool {
 		return d.PartName == s.Value
 	case "LABEL":
 		return d.Label == s.Value
+	case "ISO":
+		return d.FSType == fsISO9660 && d.Label == s.Value
 	case "PATH":
 		return "/dev/"+d.Name == s.Value
 	}
@@ -90,7 +93,7 @@ func ScanBlockDevices(sysRoot, devRoot string) ([]BlockDevice, error) {
 			}
 		}
 		if devRoot != "" && d.Size > 0 {
-			d.Label = readLabel(filepath.Join(devRoot, d.Name))
+			d.FSType, d.Label = readLabel(filepath.Join(devRoot, d.Name))
 		}
 		devs = append(devs, d)
 	}
@@ -98,22 +101,28 @@ func ScanBlockDevices(sysRoot, devRoot string) ([]BlockDevice, error) {
 	return devs, nil
 }
 
-// readLabel returns the ext2/3/4 or ISO 9660 label of the device at path,
-// or "" when it has neither.
-func readLabel(path string) string {
+// Filesystem types readLabel recognises, as mount(2) names them.
+const (
+	fsExt4    = "ext4"
+	fsISO9660 = "iso9660"
+)
+
+// readLabel returns the type and label of the ext2/3/4 or ISO 9660
+// filesystem on the device at path, or "", "" when it has neither.
+func readLabel(path string) (fstype, label string) {
 	f, err := os.Open(path)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	defer f.Close()
 	buf := make([]byte, 2048)
 	if _, err := f.ReadAt(buf, 1024); err == nil && binary.LittleEndian.Uint16(buf[56:58]) == 0xEF53 {
-		return cString(buf[120:136])
+		return fsExt4, cString(buf[120:136])
 	}
 	if _, err := f.ReadAt(buf, 32768); err == nil && string(buf[1:6]) == "CD001" {
-		return strings.TrimRight(string(buf[40:72]), " \x00")
+		return fsISO9660, strings.TrimRight(string(buf[40:72]), " \x00")
 	}
-	return ""
+	return "", ""
 }
 
 func cString(b []byte) string {
@@ -145,13 +154,19 @@ func (e *DeviceNotFoundError) Error() string {
 	return b.String()
 }
 
-// Find returns the one device in devs that matches spec.
+// Find returns the one device in devs that matches spec. A whole disk that
+// matches along with partitions of its own counts as one match, the disk: a
+// hybrid ISO written to a USB stick has the ISO 9660 volume at the start of
+// the disk, and its first partition may start there too.
 func Find(spec Spec, devs []BlockDevice) (BlockDevice, error) {
 	var matches []BlockDevice
 	for _, d := range devs {
 		if d.Matches(spec) {
 			matches = append(matches, d)
 		}
+	}
+	if d, ok := wholeDisk(matches); ok {
+		return d, nil
 	}
 	if len(matches) != 1 {
 		return BlockDevice{}, &DeviceNotFoundError{Spec: spec, Found: devs, Matches: matches}
@@ -182,4 +197,30 @@ func WaitFor(ctx context.Context, spec Spec, scan func() ([]BlockDevice, error),
 		case <-time.After(interval):
 		}
 	}
+}
+
+// wholeDisk returns the disk among devs when devs are one disk and some of
+// its partitions.
+func wholeDisk(devs []BlockDevice) (BlockDevice, bool) {
+	if len(devs) < 2 {
+		return BlockDevice{}, false
+	}
+	var disk BlockDevice
+	for _, d := range devs {
+		if d.Disk == "" {
+			if disk.Name != "" {
+				return BlockDevice{}, false
+			}
+			disk = d
+		}
+	}
+	if disk.Name == "" {
+		return BlockDevice{}, false
+	}
+	for _, d := range devs {
+		if d.Disk != "" && d.Disk != disk.Name {
+			return BlockDevice{}, false
+		}
+	}
+	return disk, true
 }

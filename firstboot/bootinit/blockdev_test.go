@@ -54,9 +54,9 @@ func TestScanBlockDevices(t *testing.T) {
 	}
 	want := []BlockDevice{
 		{Name: "loop0"},
-		{Name: "vda", Label: "APPLIANCE_INSTALL", Size: 64 << 20},
+		{Name: "vda", Label: "APPLIANCE_INSTALL", FSType: "iso9660", Size: 64 << 20},
 		{Name: "vda1", Disk: "vda", PartN: 1, PartName: "OS-A", Size: 8 << 20},
-		{Name: "vda2", Disk: "vda", PartN: 2, PartName: "STATE", Label: "STATE", Size: 16 << 20},
+		{Name: "vda2", Disk: "vda", PartN: 2, PartName: "STATE", Label: "STATE", FSType: "ext4", Size: 16 << 20},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ScanBlockDevices() =\n%+v\nwant\n%+v", got, want)
@@ -66,11 +66,44 @@ func TestScanBlockDevices(t *testing.T) {
 		{"LABEL", "STATE"}:             "vda2",
 		{"LABEL", "APPLIANCE_INSTALL"}: "vda",
 		{"PATH", "/dev/vda1"}:          "vda1",
+		{"ISO", "APPLIANCE_INSTALL"}:   "vda",
 	} {
 		d, err := Find(spec, got)
 		if err != nil || d.Name != name {
 			t.Errorf("Find(%s) = %s, %v; want %s", spec, d.Name, err, name)
 		}
+	}
+}
+
+func TestFindISOWantsAnISO9660Volume(t *testing.T) {
+	sysRoot, devRoot := fakeSys(t)
+	devs, err := ScanBlockDevices(sysRoot, devRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// vda2's ext4 is labelled STATE: a label, but not an ISO's.
+	if d, err := Find(Spec{"ISO", "STATE"}, devs); err == nil {
+		t.Errorf("Find(ISO=STATE) = %s, want no match (STATE is ext4)", d)
+	}
+}
+
+func TestFindPrefersTheWholeDiskOfAHybridISO(t *testing.T) {
+	// A hybrid ISO written to a USB stick: the volume descriptor is at the
+	// start of the disk, and the first partition starts there too.
+	stick := []BlockDevice{
+		{Name: "sda", Label: "LAB", FSType: "iso9660", Size: 1 << 30},
+		{Name: "sda1", Disk: "sda", PartN: 1, Label: "LAB", FSType: "iso9660", Size: 1 << 30},
+		{Name: "sda2", Disk: "sda", PartN: 2, Size: 64 << 20},
+	}
+	d, err := Find(Spec{"ISO", "LAB"}, stick)
+	if err != nil || d.Name != "sda" {
+		t.Errorf("Find(ISO=LAB) on a stick = %v, %v; want sda", d, err)
+	}
+	// The same ISO as a CD and on a stick: two media, not one.
+	both := append([]BlockDevice{{Name: "sr0", Label: "LAB", FSType: "iso9660", Size: 1 << 30}}, stick...)
+	_, err = Find(Spec{"ISO", "LAB"}, both)
+	if err == nil || !strings.HasPrefix(err.Error(), "3 devices match ISO=LAB, want exactly one") {
+		t.Errorf("Find(ISO=LAB) on a CD and a stick: %v, want 3 matches", err)
 	}
 }
 

@@ -1,6 +1,8 @@
 // Package bootinit is the logic of appliance-init, the appliance's own
 // initramfs init (PID 1 before systemd). It reads the kernel command line,
-// loads the early-boot modules, finds the OS image and STATE partitions,
+// loads the early-boot modules, finds the OS image and STATE partitions (or,
+// booting live from an ISO, the ISO 9660 volume and the OS image file on it,
+// which it attaches to a loop device; state then lives in RAM),
 // grows STATE to the end of a disk that was flashed to something larger,
 // builds the root filesystem (the read-only squashfs under a RAM overlay,
 // with the bootparam.PersistentPaths bind-mounted from STATE) and switches
@@ -13,6 +15,7 @@ package bootinit
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
@@ -20,8 +23,8 @@ import (
 
 // Spec names a block device the way the kernel command line does.
 type Spec struct {
-	// Key is "PARTLABEL" (GPT partition name), "LABEL" (filesystem label)
-	// or "PATH" (a /dev path).
+	// Key is "PARTLABEL" (GPT partition name), "LABEL" (filesystem label),
+	// "ISO" (the volume ID of an ISO 9660 filesystem) or "PATH" (a /dev path).
 	Key   string
 	Value string
 }
@@ -49,6 +52,9 @@ func ParseSpec(s string) (Spec, error) {
 // Config is what the kernel command line asks of the init.
 type Config struct {
 	OS Spec
+	// OSFile, for an OS spec with key "ISO", is the path of the squashfs
+	// file on that ISO 9660 filesystem; "" means OS is the squashfs itself.
+	OSFile string
 	// State is the STATE device; StateTmpfs keeps state in RAM instead.
 	State      Spec
 	StateTmpfs bool
@@ -66,7 +72,7 @@ func ParseConfig(cmdline string) (Config, error) {
 		return c, fmt.Errorf("kernel command line has no %s=", bootparam.ArgOS)
 	}
 	var err error
-	if c.OS, err = ParseSpec(osArg); err != nil {
+	if c.OS, c.OSFile, err = parseOSSource(osArg); err != nil {
 		return c, fmt.Errorf("%s: %w", bootparam.ArgOS, err)
 	}
 	switch state, ok := args[bootparam.ArgState]; {
@@ -80,4 +86,19 @@ func ParseConfig(cmdline string) (Config, error) {
 	c.Rescue = args[bootparam.ArgRescue] == "1"
 	c.Debug = args[bootparam.ArgDebug] == "1"
 	return c, nil
+}
+
+// parseOSSource parses appliance.os: a device spec, or ISO=<label>:<path>
+// for a squashfs file on an ISO 9660 filesystem.
+func parseOSSource(s string) (Spec, string, error) {
+	rest, ok := strings.CutPrefix(s, bootparam.ISOSourceKey+"=")
+	if !ok {
+		spec, err := ParseSpec(s)
+		return spec, "", err
+	}
+	label, file, ok := strings.Cut(rest, ":")
+	if !ok || label == "" || !strings.HasPrefix(file, "/") || path.Clean(file) != file {
+		return Spec{}, "", fmt.Errorf("%q: want ISO=<volume id>:<absolute path of the OS image on it>", s)
+	}
+	return Spec{Key: bootparam.ISOSourceKey, Value: label}, file, nil
 }

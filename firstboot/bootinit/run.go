@@ -21,10 +21,12 @@ const (
 	newRoot      = "/newroot"
 	osMount      = "/run/appliance/os"
 	overlayMount = "/run/appliance/overlay"
-	realInit     = "/sbin/init"
-	deviceWait   = 30 * time.Second
-	devicePoll   = 250 * time.Millisecond
-	failInterval = 60 * time.Second
+	// ramStateMount holds the persistent paths when state is in RAM.
+	ramStateMount = "/run/appliance/ram-state"
+	realInit      = "/sbin/init"
+	deviceWait    = 30 * time.Second
+	devicePoll    = 250 * time.Millisecond
+	failInterval  = 60 * time.Second
 )
 
 // Run is the init's main: it boots the system or, failing that, explains
@@ -74,15 +76,23 @@ func boot(lg *log.Logger) (Config, error) {
 	}
 	lg.Printf("OS image on %s", osDev)
 
-	if err := os.MkdirAll(bootparam.StateMount, 0o755); err != nil {
-		return cfg, err
-	}
+	stateDir := bootparam.StateMount
 	if cfg.StateTmpfs {
+		// Not at StateMount: firstboot takes what is mounted there for
+		// STATE's ext4. Not /run itself either: it is nosuid, and binds
+		// inherit that (/var holds container filesystems).
+		stateDir = ramStateMount
+		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+			return cfg, err
+		}
 		lg.Printf("state in RAM (tmpfs): nothing persists across reboots")
-		if err := unix.Mount("tmpfs", bootparam.StateMount, "tmpfs", 0, "mode=0755"); err != nil {
-			return cfg, fmt.Errorf("mount state tmpfs: %w", err)
+		if err := unix.Mount("tmpfs", stateDir, "tmpfs", 0, "mode=0755"); err != nil {
+			return cfg, fmt.Errorf("mount state tmpfs on %s: %w", stateDir, err)
 		}
 	} else {
+		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+			return cfg, err
+		}
 		stateDev, err := WaitFor(ctx, cfg.State, scan, devicePoll)
 		if err != nil {
 			return cfg, fmt.Errorf("STATE: %w", err)
@@ -96,11 +106,18 @@ func boot(lg *log.Logger) (Config, error) {
 		lg.Printf("STATE /dev/%s mounted on %s", stateDev.Name, bootparam.StateMount)
 	}
 
-	if err := mountRoot("/dev/" + osDev.Name); err != nil {
+	osImage := "/dev/" + osDev.Name
+	if cfg.OSFile != "" {
+		if osImage, err = mountISOImage(osImage, cfg.OSFile); err != nil {
+			return cfg, fmt.Errorf("OS image %s on %s: %w", cfg.OSFile, osDev.Name, err)
+		}
+		lg.Printf("OS image %s on %s attached to %s", cfg.OSFile, osDev.Name, osImage)
+	}
+	if err := mountRoot(osImage); err != nil {
 		return cfg, err
 	}
 	err = SetupPersistent(PersistOptions{
-		StateDir: bootparam.StateMount, ImageRoot: osMount, NewRoot: newRoot,
+		StateDir: stateDir, ImageRoot: osMount, NewRoot: newRoot,
 		Paths: bootparam.PersistentPaths, Mounter: SyscallMounter{}, Rand: rand.Reader, Log: lg,
 	})
 	if err != nil {

@@ -7,7 +7,12 @@
 //
 // Kernel command line keys (all optional unless noted):
 //
-//	appliance.os=PARTLABEL=OS-A     where the OS image (squashfs) is (required)
+//	appliance.os=PARTLABEL=OS-A     where the OS image (squashfs) is (required):
+//	                                PARTLABEL=<GPT name>, LABEL=<fs label>, /dev/<name>,
+//	                                or ISO=<volume id>:<path> for a squashfs file on
+//	                                the ISO 9660 filesystem with that volume ID (a
+//	                                CD, or a hybrid ISO written to a USB stick: the
+//	                                whole disk is then the ISO), loop-mounted (live boot)
 //	appliance.state=PARTLABEL=STATE where persistent state lives; "tmpfs" keeps it in RAM
 //	appliance.slot=a                which A/B slot booted (informational, for upgrades)
 //	appliance.rescue=1              on failure, start a rescue shell if the initramfs has one
@@ -47,6 +52,17 @@ const (
 	// ArgConfigSHA256 is the SHA-256 of the ArgConfig document, in hex.
 	ArgConfigSHA256 = "firstboot.config.sha256"
 )
+
+// ISO output layout: where the OS image sits on the ISO, and the prefix of
+// an appliance.os value that names a file on an ISO 9660 filesystem.
+const (
+	ISOOSImagePath = "/appliance/os.squashfs"
+	ISOSourceKey   = "ISO"
+)
+
+// ISOSource is the appliance.os value for the file path on the ISO 9660
+// filesystem whose volume ID is label: "ISO=<label>:<path>".
+func ISOSource(label, path string) string { return ISOSourceKey + "=" + label + ":" + path }
 
 // StateTmpfs as the value of appliance.state keeps state in RAM.
 const StateTmpfs = "tmpfs"

@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ml-appliance/appliance/internal/vmtest"
+)
+
+// isoMedium is one way to attach the ISO to a VM.
+type isoMedium struct {
+	name string
+	uefi bool
+	// device is the kernel's name for the medium the init must find.
+	device string
+	// args attach the ISO at path to the VM.
+	args func(path string) []string
+}
+
+// q35's built-in AHCI controller takes the CD drive, as a SATA drive on
+// a real machine does; the USB stick hangs off an xHCI controller.
+var isoMedia = []isoMedium{
+	{name: "SeaBIOS CD", device: "sr0", args: cdArgs},
+	{name: "OVMF CD", uefi: true, device: "sr0", args: cdArgs},
+	{name: "SeaBIOS USB stick", device: "sda", args: usbArgs},
+	{name: "OVMF USB stick", uefi: true, device: "sda", args: usbArgs},
+}
+
+func cdArgs(path string) []string {
+	return []string{
+		"-drive", "if=none,id=cd,media=cdrom,readonly=on,format=raw,file=" + path,
+		"-device", "ide-cd,drive=cd,bus=ide.0,bootindex=0",
+	}
+}
+
+// usbArgs attaches the ISO as a USB stick, written as `dd` writes it;
+// snapshot=on keeps the file unchanged, as a stick may be written to.
+func usbArgs(path string) []string {
+	return []string{
+		"-device", "qemu-xhci,id=xhci",
+		"-drive", "if=none,id=usb,format=raw,snapshot=on,file=" + path,
+		"-device", "usb-storage,bus=xhci.0,drive=usb,bootindex=0",
+	}
+}
+
+// TestISOBootsLiveFromCDAndUSB builds configs/single-node.yaml with only
+// the ISO output and boots that one ISO as a CD and as a USB stick, each
+// under SeaBIOS and under OVMF. Each boot must find the ISO by
+// its volume ID, loop-mount the OS image from it, keep state in RAM and
+// reach firstboot's end. A second build must give the same bytes.
+//
+// The kernel is the base's linux-image-amd64, not the cloud kernel the
+// other boot tests use for speed: the cloud kernel has no AHCI, xHCI or
+// usb-storage driver, so it could boot an ISO only from virtio devices,
+// which is not how a CD drive or a USB stick is attached to a machine.
+func TestISOBootsLiveFromCDAndUSB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots VMs")
+	}
+	work := t.TempDir()
+	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
+		doc["outputs"] = map[string]any{"iso": map[string]any{}}
+	})
+	out := filepath.Join(work, "a")
+	start := time.Now()
+	build(t, config, out)
+	t.Logf("build: %.1fs", time.Since(start).Seconds())
+	iso := filepath.Join(out, "single-node.iso")
+	checkISO(t, iso)
+	if _, err := os.Stat(filepath.Join(out, "single-node.raw")); err == nil {
+		t.Errorf("outputs: {iso: {}} also made a raw image")
+	}
+
+	for _, m := range isoMedia {
+		t.Run(strings.ReplaceAll(m.name, " ", "_"), func(t *testing.T) {
+			bootISO(t, iso, m)
+		})
+	}
+
+	out2 := filepath.Join(work, "b")
+	build(t, config, out2)
+	if !sameFile(t, iso, filepath.Join(out2, "single-node.iso")) {
+		t.Errorf("single-node.iso differs between two builds of the same inputs")
+	}
+}
+
+// checkISO looks at the ISO with xorriso and at the report that lists it.
+func checkISO(t *testing.T, iso string) {
+	t.Helper()
+	rep := readReport(t, filepath.Dir(iso))
+	found := false
+	for _, a := range rep.Artifacts {
+		if a.Kind == "iso" && a.Path == "single-node.iso" {
+			found = true
+			if got := sha256File(t, iso); got != a.SHA256 {
+				t.Errorf("report says the ISO has sha256 %s, file has %s", a.SHA256, got)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("report lists no iso artifact single-node.iso")
+	}
+	eltorito := run(t, "xorriso", "-indev", iso, "-report_el_torito", "plain")
+	for _, want := range []string{"El Torito img path :   1  /isolinux/isolinux.bin", "El Torito img path :   2  /boot/efi.img", "Volume id    : 'SINGLE_NODE'"} {
+		if !strings.Contains(eltorito, want) {
+			t.Errorf("xorriso -report_el_torito lacks %q:\n%s", want, eltorito)
+		}
+	}
+}
+
+// bootISO boots the ISO on medium m and waits for firstboot's end.
+func bootISO(t *testing.T, iso string, m isoMedium) {
+	opts := vmtest.Options{
+		UEFI: m.uefi, MemoryMiB: 2048,
+		Extra: append(m.args(iso),
+			"-netdev", "user,id=n0,restrict=on",
+			"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01"),
+		Console: consoleLog(t),
+	}
+	start := time.Now()
+	vm, err := vmtest.Start(t.Context(), t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Kill()
+	if m.uefi {
+		// The kernel was started by firmware in UEFI mode (systemd-boot
+		// from the ISO's FAT image), not by a legacy fallback.
+		expect(t, vm, `\] efi: EFI v\d`, 0, bootTimeout)
+	}
+	// On a USB stick, sda1 starts at sector 0 and holds the same volume:
+	// the init must take the whole disk rather than fail on two matches.
+	attached := `^appliance-init: OS image /appliance/os\.squashfs on ` + regexp.QuoteMeta(m.device) + ` attached to /dev/loop\d+$`
+	expect(t, vm, attached, 0, bootTimeout)
+	kernel := time.Since(start)
+	expect(t, vm, `^appliance-init: state in RAM`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: grow-state: nothing mounted at /run/appliance/state \(state in RAM\)`, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
+	t.Logf("%s: OS image attached %.1fs, firstboot done %.1fs after QEMU started",
+		m.name, kernel.Seconds(), time.Since(start).Seconds())
+}

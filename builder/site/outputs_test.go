@@ -1,0 +1,38 @@
+package site
+
+import "testing"
+
+func TestISOOutput(t *testing.T) {
+	for _, tc := range []struct {
+		name, outputs, err string
+		raw, iso           bool
+	}{
+		{name: "iso only", outputs: "outputs:\n  iso: {}\n", iso: true},
+		{name: "iso with no value", outputs: "outputs:\n  iso:\n", iso: true},
+		{name: "raw and iso", outputs: "outputs:\n  raw: {}\n  iso: {}\n", raw: true, iso: true},
+		{name: "default is raw only", outputs: "", raw: true},
+		{
+			name:    "install is reserved",
+			outputs: "outputs:\n  iso:\n    install: {}\n",
+			err:     "site.yaml:13: outputs.iso.install: not supported yet: the ISO boots live only (use iso: {})",
+		},
+		{
+			name:    "unknown iso field",
+			outputs: "outputs:\n  iso: {label: X}\n",
+			err:     "site.yaml:12: outputs.iso.label: unknown field",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := checkLoad(t, valid+tc.outputs, tc.err, nil)
+			if tc.err != "" {
+				return
+			}
+			if got := s.Outputs.Raw != nil; got != tc.raw {
+				t.Errorf("raw output %v, want %v", got, tc.raw)
+			}
+			if got := s.Outputs.ISO != nil; got != tc.iso {
+				t.Errorf("iso output %v, want %v", got, tc.iso)
+			}
+		})
+	}
+}
