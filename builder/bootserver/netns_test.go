@@ -13,16 +13,16 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ml-appliance/appliance/internal/netns"
+
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/insomniacslk/dhcp/iana"
-	"golang.org/x/sys/unix"
 	"pack.ag/tftp"
 )
 
@@ -129,28 +129,6 @@ func startServerIn(t *testing.T, ns string, h helperOptions) (logs *logBuffer, s
 	return logs, stop
 }
 
-// inNetns runs f on an OS thread moved into namespace ns. Sockets f
-// creates stay in ns; goroutines f starts do not.
-func inNetns(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread is discarded when this goroutine ends.
-		runtime.LockOSThread()
-		fd, err := unix.Open(filepath.Join("/run/netns", ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- fmt.Errorf("open netns %s: %w", ns, err)
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", ns, err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
-}
-
 func pxeClientMods(arch iana.Arch, ipxe bool) []dhcpv4.Modifier {
 	mods := []dhcpv4.Modifier{
 		dhcpv4.WithOption(dhcpv4.OptClassIdentifier(fmt.Sprintf("PXEClient:Arch:%05d:UNDI:002001", arch))),
@@ -195,7 +173,7 @@ func TestNetnsFullDHCPLeasesWithBootFiles(t *testing.T) {
 	rng, _ := ParseRange("10.213.7.100-10.213.7.150")
 	for _, c := range cases {
 		var lease *nclient4.Lease
-		err := inNetns(ns.client, func() error {
+		err := netns.Do(ns.client, func() error {
 			cl, err := nclient4.New(clientIfname, nclient4.WithHWAddr(c.mac), nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(3))
 			if err != nil {
 				return err
@@ -221,7 +199,7 @@ func TestNetnsFullDHCPLeasesWithBootFiles(t *testing.T) {
 
 	// The firmware's next step: fetch the iPXE binary over TFTP.
 	var got []byte
-	err := inNetns(ns.client, func() error {
+	err := netns.Do(ns.client, func() error {
 		cl, err := tftp.NewClient(tftp.ClientBlocksize(1428), tftp.ClientTransferSize(true))
 		if err != nil {
 			return err
@@ -276,7 +254,7 @@ func TestNetnsProxyDHCPOffersNoAddress(t *testing.T) {
 		{"iPXE", iana.INTEL_X86PC, true, scriptURL},
 	} {
 		var offer *dhcpv4.DHCPv4
-		err := inNetns(ns.client, func() error {
+		err := netns.Do(ns.client, func() error {
 			cl, err := nclient4.New(clientIfname, nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(3))
 			if err != nil {
 				return err
@@ -301,7 +279,7 @@ func TestNetnsProxyDHCPOffersNoAddress(t *testing.T) {
 	// After the site's DHCP server gave an address, the client unicasts a
 	// ProxyDHCPREQUEST to port 4011.
 	var ack *dhcpv4.DHCPv4
-	err := inNetns(ns.client, func() error {
+	err := netns.Do(ns.client, func() error {
 		conn, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(netnsServerIP), Port: PXEPort})
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"github.com/ml-appliance/appliance/builder/doctor"
 	"github.com/ml-appliance/appliance/builder/output"
 	"github.com/ml-appliance/appliance/builder/output/iso"
+	"github.com/ml-appliance/appliance/builder/output/pxe"
 	"github.com/ml-appliance/appliance/builder/output/raw"
 	"github.com/ml-appliance/appliance/builder/site"
 )
@@ -15,8 +16,13 @@ func formats(s *site.Site) []output.Format {
 	if r := s.Outputs.Raw; r != nil {
 		fs = append(fs, raw.New(raw.Options{Size: int64(r.Size)}))
 	}
-	if s.Outputs.ISO != nil {
+	if o := s.Outputs.ISO; o != nil && o.Install != nil {
+		fs = append(fs, iso.NewInstaller(o.Install.Target()))
+	} else if o != nil {
 		fs = append(fs, iso.New())
+	}
+	if s.Outputs.PXE != nil {
+		fs = append(fs, pxe.New())
 	}
 	return fs
 }

@@ -104,19 +104,11 @@ type Partition struct {
 // the file may be left half-written: the caller writes to a temporary name
 // and renames it when Write succeeds.
 func Write(ctx context.Context, path string, opts Options) (Layout, error) {
-	if err := opts.check(); err != nil {
-		return Layout{}, err
-	}
-	osImage, err := openOSImage(opts.OSImage)
+	osImage, s, layout, err := plan(opts)
 	if err != nil {
 		return Layout{}, err
 	}
 	defer osImage.file.Close()
-	s, err := planSizes(opts, osImage.size)
-	if err != nil {
-		return Layout{}, err
-	}
-	layout := newLayout(s, opts.Seed)
 
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -190,6 +182,24 @@ func (o Options) check() error {
 }
 
 // newLayout gives the planned partitions their numbers and GUIDs.
+// plan checks opts, opens the OS image and lays the disk out; the caller
+// closes the OS image.
+func plan(opts Options) (osImage, sizes, Layout, error) {
+	if err := opts.check(); err != nil {
+		return osImage{}, sizes{}, Layout{}, err
+	}
+	img, err := openOSImage(opts.OSImage)
+	if err != nil {
+		return osImage{}, sizes{}, Layout{}, err
+	}
+	s, err := planSizes(opts, img.size)
+	if err != nil {
+		img.file.Close()
+		return osImage{}, sizes{}, Layout{}, err
+	}
+	return img, s, newLayout(s, opts.Seed), nil
+}
+
 func newLayout(s sizes, seed string) Layout {
 	l := Layout{Size: s.disk, DiskGUID: guidString(derivedUUID(seed, idDisk))}
 	for i, p := range s.partitions() {

@@ -138,7 +138,7 @@ cluster:
     - {hostname: 7, init: "no"}
 outputs:
   raw: {size: 16 GB}
-  pxe: {}
+  vhd: {}
 `
 	want := strings.Join([]string{
 		`site.yaml:4: metadata.name: invalid name "Lab": ` + dnsLabelRule,
@@ -151,7 +151,7 @@ outputs:
 		// nodes[2].hostname did not decode: no "required" on top of it.
 		`site.yaml:14: cluster.nodes[2].hostname: expected a string, got integer 7`,
 		`site.yaml:14: cluster.nodes[2].init: expected a boolean (true or false), got string "no"`,
-		`site.yaml:17: outputs.pxe: unknown field`,
+		`site.yaml:17: outputs.vhd: unknown field`,
 	}, "\n")
 	// Two servers would warn, but nodes[2] did not decode, so the warning
 	// stays quiet rather than count a node it cannot read.

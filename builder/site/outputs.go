@@ -1,5 +1,7 @@
 package site
 
+import "github.com/ml-appliance/appliance/firstboot/bootparam"
+
 // Outputs selects the artifacts a build makes. With none set, the build
 // makes a raw disk image of the smallest size that fits.
 type Outputs struct {
@@ -8,6 +10,10 @@ type Outputs struct {
 	// ISO is a hybrid ISO image: a CD/DVD or, written to a USB stick, a
 	// disk, bootable under BIOS and UEFI, that boots the appliance live.
 	ISO *ISOOutput `yaml:"iso"`
+	// PXE is a netboot bundle (<output>/pxe/) for `builder serve --pxe`:
+	// kernel, initrd, OS image and an iPXE script; the node downloads the
+	// OS image into RAM and keeps state in RAM.
+	PXE *PXEOutput `yaml:"pxe"`
 }
 
 // RawOutput configures the raw disk image.
@@ -20,13 +26,28 @@ type RawOutput struct {
 // ISOOutput configures the ISO image. `iso: {}` boots live: the OS image
 // is read from the ISO and state lives in RAM.
 type ISOOutput struct {
-	// Install is reserved for an installer mode (write the appliance to a
-	// local disk); setting it is an error until it exists.
+	// Install makes an installer: booting the ISO writes the raw disk
+	// layout to a local disk, verifies it and reboots into it.
 	Install *ISOInstall `yaml:"install"`
 }
 
-// ISOInstall is reserved; it has no settings yet.
-type ISOInstall struct{}
+// PXEOutput configures the PXE bundle; it has no settings yet (`pxe: {}`).
+type PXEOutput struct{}
+
+// ISOInstall chooses the disk an installer ISO writes to.
+type ISOInstall struct {
+	// Device is "auto" (the default: the first empty non-removable disk),
+	// /dev/disk/by-id/<name> or /dev/<name>.
+	Device string `yaml:"device"`
+	// Force overwrites a disk that holds data; without it the installer
+	// says what the disk holds, writes nothing and boots live.
+	Force bool `yaml:"force"`
+}
+
+// Target is the install target as the kernel command line carries it.
+func (i ISOInstall) Target() bootparam.InstallTarget {
+	return bootparam.InstallTarget{Device: i.Device, Force: i.Force}
+}
 
 // sectorSize is the raw image's logical sector size.
 const sectorSize = 512
@@ -35,6 +56,9 @@ func (o *Outputs) setDefaults(*Site) {
 	if *o == (Outputs{}) {
 		o.Raw = &RawOutput{}
 	}
+	if o.ISO != nil && o.ISO.Install != nil && o.ISO.Install.Device == "" {
+		o.ISO.Install.Device = bootparam.InstallAuto
+	}
 }
 
 func (o *Outputs) validate(v *validator) {
@@ -42,6 +66,8 @@ func (o *Outputs) validate(v *validator) {
 		v.errorf("outputs.raw.size", "%d bytes is not a multiple of the %d-byte sector", uint64(o.Raw.Size), sectorSize)
 	}
 	if o.ISO != nil && o.ISO.Install != nil {
-		v.errorf("outputs.iso.install", "not supported yet: the ISO boots live only (use iso: {})")
+		if _, err := bootparam.ParseInstallTarget(o.ISO.Install.Target().String()); err != nil {
+			v.errorf("outputs.iso.install.device", "%q: want %s, /dev/disk/by-id/<name> or /dev/<name>", o.ISO.Install.Device, bootparam.InstallAuto)
+		}
 	}
 }

@@ -68,7 +68,8 @@ func checkImageRef(ref string) error {
 }
 
 // builderArgs are kernel parameters the builder writes itself.
-var builderArgs = []string{bootparam.ArgOS, bootparam.ArgState, bootparam.ArgSlot}
+var builderArgs = []string{bootparam.ArgOS, bootparam.ArgState, bootparam.ArgSlot,
+	bootparam.ArgOSSHA256, bootparam.ArgOSBase, bootparam.ArgInstall}
 
 func checkCmdlineArg(v *validator, path, arg string) {
 	switch n := countParams(arg); {

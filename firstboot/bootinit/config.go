@@ -2,7 +2,9 @@
 // initramfs init (PID 1 before systemd). It reads the kernel command line,
 // loads the early-boot modules, finds the OS image and STATE partitions (or,
 // booting live from an ISO, the ISO 9660 volume and the OS image file on it,
-// which it attaches to a loop device; state then lives in RAM),
+// which it attaches to a loop device; state then lives in RAM; or,
+// netbooting, brings up the network with DHCP and downloads and verifies
+// the OS image into RAM: netboot.go),
 // grows STATE to the end of a disk that was flashed to something larger,
 // builds the root filesystem (the read-only squashfs under a RAM overlay,
 // with the bootparam.PersistentPaths bind-mounted from STATE) and switches
@@ -55,11 +57,17 @@ type Config struct {
 	// OSFile, for an OS spec with key "ISO", is the path of the squashfs
 	// file on that ISO 9660 filesystem; "" means OS is the squashfs itself.
 	OSFile string
+	// Netboot, when not nil, downloads the OS image over HTTP instead of
+	// finding it on a device (appliance.os=url:...); OS is then unset.
+	Netboot *NetbootSource
 	// State is the STATE device; StateTmpfs keeps state in RAM instead.
 	State      Spec
 	StateTmpfs bool
 	Rescue     bool
 	Debug      bool
+	// Install, booting from an ISO, writes the raw layout to this disk
+	// (install.go); nil boots live.
+	Install *bootparam.InstallTarget
 }
 
 // ParseConfig reads the appliance.* keys of a kernel command line.
@@ -72,7 +80,11 @@ func ParseConfig(cmdline string) (Config, error) {
 		return c, fmt.Errorf("kernel command line has no %s=", bootparam.ArgOS)
 	}
 	var err error
-	if c.OS, c.OSFile, err = parseOSSource(osArg); err != nil {
+	if strings.HasPrefix(osArg, bootparam.URLSourceKey+":") {
+		if c.Netboot, err = ParseNetbootSource(osArg, args[bootparam.ArgOSBase], args[bootparam.ArgOSSHA256]); err != nil {
+			return c, fmt.Errorf("%s: %w", bootparam.ArgOS, err)
+		}
+	} else if c.OS, c.OSFile, err = parseOSSource(osArg); err != nil {
 		return c, fmt.Errorf("%s: %w", bootparam.ArgOS, err)
 	}
 	switch state, ok := args[bootparam.ArgState]; {
@@ -82,6 +94,16 @@ func ParseConfig(cmdline string) (Config, error) {
 		if c.State, err = ParseSpec(state); err != nil {
 			return c, fmt.Errorf("%s: %w", bootparam.ArgState, err)
 		}
+	}
+	if target, ok := args[bootparam.ArgInstall]; ok {
+		t, err := bootparam.ParseInstallTarget(target)
+		if err != nil {
+			return c, err
+		}
+		if c.OSFile == "" {
+			return c, fmt.Errorf("%s needs %s=%s=<volume id>:<path>: it installs from an ISO", bootparam.ArgInstall, bootparam.ArgOS, bootparam.ISOSourceKey)
+		}
+		c.Install = &t
 	}
 	c.Rescue = args[bootparam.ArgRescue] == "1"
 	c.Debug = args[bootparam.ArgDebug] == "1"

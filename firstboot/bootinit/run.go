@@ -69,12 +69,14 @@ func boot(lg *log.Logger) (Config, error) {
 	scan := func() ([]BlockDevice, error) { return ScanBlockDevices("/sys", "/dev") }
 	ctx, cancel := context.WithTimeout(context.Background(), deviceWait)
 	defer cancel()
-	lg.Printf("waiting for OS image %s", cfg.OS)
-	osDev, err := WaitFor(ctx, cfg.OS, scan, devicePoll)
-	if err != nil {
-		return cfg, fmt.Errorf("OS image: %w", err)
+	var osDev BlockDevice
+	if cfg.Netboot == nil {
+		lg.Printf("waiting for OS image %s", cfg.OS)
+		if osDev, err = WaitFor(ctx, cfg.OS, scan, devicePoll); err != nil {
+			return cfg, fmt.Errorf("OS image: %w", err)
+		}
+		lg.Printf("OS image on %s", osDev)
 	}
-	lg.Printf("OS image on %s", osDev)
 
 	stateDir := bootparam.StateMount
 	if cfg.StateTmpfs {
@@ -107,11 +109,21 @@ func boot(lg *log.Logger) (Config, error) {
 	}
 
 	osImage := "/dev/" + osDev.Name
-	if cfg.OSFile != "" {
+	if cfg.Netboot != nil {
+		// Not under ctx: the download may take longer than deviceWait.
+		if osImage, err = netbootOSImage(context.Background(), lg, *cfg.Netboot); err != nil {
+			return cfg, err
+		}
+		lg.Printf("OS image %s attached to %s", cfg.Netboot.URL, osImage)
+	} else if cfg.OSFile != "" {
 		if osImage, err = mountISOImage(osImage, cfg.OSFile); err != nil {
 			return cfg, fmt.Errorf("OS image %s on %s: %w", cfg.OSFile, osDev.Name, err)
 		}
 		lg.Printf("OS image %s on %s attached to %s", cfg.OSFile, osDev.Name, osImage)
+		if cfg.Install != nil {
+			// Reboots when it installed; otherwise the ISO boots live.
+			installFromISO(lg, *cfg.Install, osDev)
+		}
 	}
 	if err := mountRoot(osImage); err != nil {
 		return cfg, err

@@ -12,7 +12,11 @@
 //	                                or ISO=<volume id>:<path> for a squashfs file on
 //	                                the ISO 9660 filesystem with that volume ID (a
 //	                                CD, or a hybrid ISO written to a USB stick: the
-//	                                whole disk is then the ISO), loop-mounted (live boot)
+//	                                whole disk is then the ISO), loop-mounted (live boot),
+//	                                or url:<http URL> to download into RAM (netboot; the
+//	                                URL may be relative to appliance.os.base)
+//	appliance.os.sha256=HEX         the netboot OS image's SHA-256 (required with url:)
+//	appliance.os.base=URL           base of a relative url: (the iPXE script's ${filename})
 //	appliance.state=PARTLABEL=STATE where persistent state lives; "tmpfs" keeps it in RAM
 //	appliance.slot=a                which A/B slot booted (informational, for upgrades)
 //	appliance.rescue=1              on failure, start a rescue shell if the initramfs has one
@@ -47,6 +51,10 @@ const (
 	ArgRescue = "appliance.rescue"
 	ArgDebug  = "appliance.debug"
 
+	// ArgOSSHA256 and ArgOSBase go with an appliance.os=url:... (netboot).
+	ArgOSSHA256 = "appliance.os.sha256"
+	ArgOSBase   = "appliance.os.base"
+
 	// ArgConfig names one #cloud-config user-data document (URL or path).
 	ArgConfig = "firstboot.config"
 	// ArgConfigSHA256 is the SHA-256 of the ArgConfig document, in hex.
@@ -63,6 +71,18 @@ const (
 // ISOSource is the appliance.os value for the file path on the ISO 9660
 // filesystem whose volume ID is label: "ISO=<label>:<path>".
 func ISOSource(label, path string) string { return ISOSourceKey + "=" + label + ":" + path }
+
+// URLSourceKey prefixes an appliance.os value that names an HTTP URL:
+// "url:<URL>". The init downloads the OS image into RAM (PXE bundle).
+const URLSourceKey = "url"
+
+// PXE bundle layout: the file names next to the iPXE boot script.
+const (
+	PXEKernel     = "vmlinuz"
+	PXEInitrd     = "initrd"
+	PXEOSImage    = "os.squashfs"
+	PXEBootScript = "boot.ipxe"
+)
 
 // StateTmpfs as the value of appliance.state keeps state in RAM.
 const StateTmpfs = "tmpfs"

@@ -47,16 +47,22 @@ import (
 )
 
 // Format writes <name>.iso.
-type Format struct{}
+type Format struct {
+	install *Install
+}
 
-// New returns the ISO format.
+// New returns the ISO format that boots live.
 func New() *Format { return &Format{} }
+
+// NewInstaller returns the ISO format that installs to the disk target
+// names (see install.go) and boots live when it does not.
+func NewInstaller(target Install) *Format { return &Format{install: &target} }
 
 // Name implements output.Format.
 func (*Format) Name() string { return "iso" }
 
 // Build implements output.Format.
-func (*Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]report.Artifact, error) {
+func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]report.Artifact, error) {
 	scratch, err := dir.Scratch()
 	if err != nil {
 		return nil, err
@@ -67,7 +73,7 @@ func (*Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]
 	}
 	defer os.RemoveAll(work)
 	name := in.Name + ".iso"
-	layout, err := Write(ctx, dir.Path(name), in, Options{WorkDir: work})
+	layout, err := Write(ctx, dir.Path(name), in, Options{WorkDir: work, Install: f.install})
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +92,9 @@ type Options struct {
 	WorkDir string
 	// Syslinux locates the BIOS boot files; the zero value means Debian's.
 	Syslinux Syslinux
+	// Install, when set, makes an installer ISO that writes the raw disk
+	// layout to this target.
+	Install *Install
 }
 
 // Syslinux are the host paths of the isolinux files (Debian packages
@@ -129,7 +138,7 @@ func Write(ctx context.Context, path string, in output.Inputs, opts Options) (La
 			return Layout{}, fmt.Errorf("iso: BIOS boot file (apt-get install isolinux syslinux-common): %w", err)
 		}
 	}
-	layout, grafts, err := prepare(in, opts)
+	layout, grafts, err := prepare(ctx, in, opts)
 	if err != nil {
 		return Layout{}, fmt.Errorf("iso: %w", err)
 	}

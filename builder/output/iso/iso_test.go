@@ -246,7 +246,7 @@ func TestCmdlineIsWhatTheInitReads(t *testing.T) {
 		t.Errorf("the ISO stores the OS image at /%s, bootparam says %s", osImagePath, bootparam.ISOOSImagePath)
 	}
 	in := testInputs(t)
-	l, _, err := prepare(in, Options{WorkDir: t.TempDir(), Syslinux: DebianSyslinux})
+	l, _, err := prepare(context.Background(), in, Options{WorkDir: t.TempDir(), Syslinux: DebianSyslinux})
 	if err != nil {
 		t.Fatal(err)
 	}

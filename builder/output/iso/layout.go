@@ -1,6 +1,7 @@
 package iso
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -50,6 +51,8 @@ type Layout struct {
 	EFIImageSize int64 `json:"efiImageSize"`
 	// GPTDiskGUID is the hybrid GPT's disk GUID, derived from the seed.
 	GPTDiskGUID string `json:"gptDiskGUID"`
+	// Install is the install target of an installer ISO.
+	Install string `json:"install,omitempty"`
 }
 
 // graft is one file of the ISO and the host file it comes from.
@@ -74,12 +77,21 @@ func gptDiskGUID(seed string) string {
 
 // prepare writes isolinux.cfg and the EFI image into opts.WorkDir and
 // returns the layout and the ISO's files, sorted by ISO path.
-func prepare(in output.Inputs, opts Options) (Layout, []graft, error) {
+func prepare(ctx context.Context, in output.Inputs, opts Options) (Layout, []graft, error) {
 	l := Layout{VolumeID: VolumeID(in.Name), GPTDiskGUID: gptDiskGUID(in.Seed)}
 	if l.VolumeID == "" {
 		return l, nil, fmt.Errorf("no volume ID: the site has no name")
 	}
 	l.Cmdline = output.KernelCmdline(bootparam.ISOSource(l.VolumeID, "/"+osImagePath), bootparam.StateTmpfs, "", in.Cmdline)
+	var installGrafts []graft
+	if opts.Install != nil {
+		var err error
+		if installGrafts, _, err = prepareInstall(ctx, in, opts.WorkDir); err != nil {
+			return l, nil, err
+		}
+		l.Install = opts.Install.String()
+		l.Cmdline += " " + bootparam.ArgInstall + "=" + l.Install
+	}
 
 	cfg := filepath.Join(opts.WorkDir, "isolinux.cfg")
 	if err := os.WriteFile(cfg, []byte(isolinuxConfig(l.Cmdline)), 0o644); err != nil {
@@ -102,6 +114,7 @@ func prepare(in output.Inputs, opts Options) (Layout, []graft, error) {
 		{ldlinuxC32, opts.Syslinux.LdlinuxC32},
 		{isolinuxCfg, cfg},
 	}
+	grafts = append(grafts, installGrafts...)
 	slices.SortFunc(grafts, func(a, b graft) int { return strings.Compare(a.isoPath, b.isoPath) })
 	return l, grafts, nil
 }

@@ -1,0 +1,162 @@
+package iso
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ml-appliance/appliance/builder/diskimage"
+	"github.com/ml-appliance/appliance/builder/output"
+	"github.com/ml-appliance/appliance/builder/output/raw"
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+)
+
+// Install mode: besides booting live, the ISO writes the raw disk layout
+// to a local disk (package bootinit does the writing). The ISO then also
+// carries
+//
+//	/install/esp.img      the raw image's ESP, byte for byte
+//	/install/state.img    an empty STATE ext4 of the smallest size; the
+//	                      first boot grows it to fill the disk
+//
+// Both images are stored without their trailing zeros (most of a fresh
+// FAT32 or ext4 is zeros): the installer zeroes each partition past what
+// it writes, so the disk gets the same bytes and the ISO is ~300 MiB
+// smaller.
+//	/install/layout.json  the GPT and, per partition, which file goes at
+//	                      its start with its size and sha256
+//	                      (bootparam.InstallLayout)
+//
+// and the OS image only once, at /appliance/os.squashfs, where the live
+// boot finds it too. Both boot paths add appliance.install=<target>.
+
+// Install is the install target of an installer ISO.
+type Install = bootparam.InstallTarget
+
+// installStateSize is STATE's size on the ISO: the smallest ext4 the raw
+// layout accepts, since the first boot grows it anyway.
+const installStateSize = diskimage.StateSizeFloor
+
+// Paths of the install files inside the ISO, without the leading slash.
+var (
+	installLayoutPath = strings.TrimPrefix(bootparam.InstallLayoutPath, "/")
+	installESPPath    = strings.TrimPrefix(bootparam.InstallESPImage, "/")
+	installStatePath  = strings.TrimPrefix(bootparam.InstallStateImage, "/")
+)
+
+// prepareInstall writes esp.img, state.img and layout.json into
+// opts.WorkDir and returns their grafts and the layout.
+func prepareInstall(ctx context.Context, in output.Inputs, workDir string) ([]graft, bootparam.InstallLayout, error) {
+	files := diskimage.PartFiles{
+		ESP:   filepath.Join(workDir, "esp.img"),
+		State: filepath.Join(workDir, "state.img"),
+	}
+	disk, err := diskimage.WriteParts(ctx, files, diskimage.Options{
+		Seed:         in.Seed,
+		MinStateSize: installStateSize,
+		ESPFiles:     raw.ESPFiles(in),
+		OSImage:      in.OSImage,
+		ModTime:      in.ModTime,
+	})
+	if err != nil {
+		return nil, bootparam.InstallLayout{}, fmt.Errorf("install images: %w", err)
+	}
+	sources := map[string]struct{ isoPath, host string }{
+		bootparam.LabelESP:   {bootparam.InstallESPImage, files.ESP},
+		bootparam.LabelOSA:   {bootparam.ISOOSImagePath, in.OSImage},
+		bootparam.LabelState: {bootparam.InstallStateImage, files.State},
+	}
+	layout := bootparam.InstallLayout{SectorSize: sectorSize, DiskGUID: disk.DiskGUID}
+	for _, p := range disk.Partitions {
+		ip := bootparam.InstallPartition{
+			Name: p.Label, TypeGUID: p.TypeGUID, UniqueGUID: p.UniqueGUID,
+			FirstLBA: p.Start / sectorSize, Sectors: p.Size / sectorSize,
+		}
+		if src, ok := sources[p.Label]; ok {
+			ip.Source = src.isoPath
+			if src.host != in.OSImage {
+				if err := trimTrailingZeros(src.host); err != nil {
+					return nil, layout, fmt.Errorf("install layout: %w", err)
+				}
+			}
+			if ip.Size, ip.SHA256, err = hashFile(src.host); err != nil {
+				return nil, layout, fmt.Errorf("install layout: %w", err)
+			}
+			if ip.Size > p.Size {
+				return nil, layout, fmt.Errorf("install layout: %s (%d bytes) does not fit partition %s (%d bytes)", src.host, ip.Size, p.Label, p.Size)
+			}
+		}
+		layout.Partitions = append(layout.Partitions, ip)
+	}
+	data, err := json.MarshalIndent(layout, "", "  ")
+	if err != nil {
+		return nil, layout, err
+	}
+	layoutFile := filepath.Join(workDir, "layout.json")
+	if err := os.WriteFile(layoutFile, append(data, '\n'), 0o644); err != nil {
+		return nil, layout, fmt.Errorf("write install layout: %w", err)
+	}
+	grafts := []graft{
+		{installESPPath, files.ESP},
+		{installLayoutPath, layoutFile},
+		{installStatePath, files.State},
+	}
+	return grafts, layout, nil
+}
+
+// sectorSize is the raw layout's logical sector size.
+const sectorSize = 512
+
+// trimTrailingZeros truncates the file at path after its last non-zero
+// byte, rounded up to a sector.
+func trimTrailingZeros(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	end := info.Size()
+	for end > 0 {
+		off := max(0, end-int64(len(buf)))
+		chunk := buf[:end-off]
+		if _, err := f.ReadAt(chunk, off); err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if trimmed := bytes.TrimRight(chunk, "\x00"); len(trimmed) > 0 {
+			end = off + int64(len(trimmed))
+			break
+		}
+		end = off
+	}
+	end = (end + sectorSize - 1) / sectorSize * sectorSize
+	if err := f.Truncate(end); err != nil {
+		return fmt.Errorf("trim %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func hashFile(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,212 @@
+// Package pxe is the PXE bundle output: the directory `builder serve --pxe`
+// serves, from which machines netboot the appliance.
+//
+// Layout of <output>/pxe/:
+//
+//	boot.ipxe            the iPXE script the boot server hands to iPXE
+//	vmlinuz              kernel, initrd: fetched by iPXE over HTTP
+//	initrd
+//	os.squashfs          the OS image (a hard link to the build's when it can be)
+//	os.squashfs.sha256   its digest, in sha256sum's format
+//
+// The script names every file relative to its own URL: iPXE resolves a
+// relative URI against the current working URI, which is the script's URL
+// while it runs, so `kernel vmlinuz` works for any server address and port.
+// The init cannot do the same by itself, so the kernel command line passes
+// appliance.os=url:os.squashfs and appliance.os.base=${filename}: iPXE
+// expands ${filename} to the boot file DHCP gave it, which is the script's
+// URL when our boot server (or any DHCP server set up the same way) chained
+// it. (iPXE's ${cwduri} would be exact, but it is newer than the iPXE
+// builds Debian 12 ships, in QEMU's ROMs too.) appliance.os.sha256 carries
+// the image's digest; the init refuses an image that does not match.
+// State lives in RAM (appliance.state=tmpfs). The OS image is never put in
+// the initramfs: the init downloads it into a tmpfs of its own.
+package pxe
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ml-appliance/appliance/builder/outdir"
+	"github.com/ml-appliance/appliance/builder/output"
+	"github.com/ml-appliance/appliance/builder/report"
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+)
+
+// DirName is the bundle's directory in the output directory.
+const DirName = "pxe"
+
+// Format writes the PXE bundle.
+type Format struct{}
+
+// New returns the PXE bundle format.
+func New() *Format { return &Format{} }
+
+// Name implements output.Format.
+func (*Format) Name() string { return "pxe" }
+
+// Layout describes a written bundle (the build report's details).
+type Layout struct {
+	// Cmdline is the kernel command line in boot.ipxe, before iPXE
+	// expands ${filename}.
+	Cmdline string `json:"cmdline"`
+	// OSImageSHA256 is the digest the init checks the download against.
+	OSImageSHA256 string `json:"osImageSHA256"`
+}
+
+// Build implements output.Format. The bundle is staged as one directory and
+// appears with the other artifacts at commit. A previous build's bundle is
+// moved into the staging area (and removed with it) first, because a
+// directory cannot be renamed over a non-empty one; so while this build
+// runs, and if it fails, there is no pxe/ directory.
+func (*Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]report.Artifact, error) {
+	scratch, err := dir.Scratch()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(dir.Final(DirName)); err == nil {
+		old, err := os.MkdirTemp(scratch, "old-pxe-")
+		if err != nil {
+			return nil, fmt.Errorf("pxe: %w", err)
+		}
+		if err := os.Rename(dir.Final(DirName), filepath.Join(old, DirName)); err != nil {
+			return nil, fmt.Errorf("pxe: move the previous bundle aside: %w", err)
+		}
+	}
+	layout, err := Write(ctx, dir.Path(DirName), in)
+	if err != nil {
+		return nil, err
+	}
+	var arts []report.Artifact
+	for _, f := range []struct{ kind, name string }{
+		{"pxe-script", bootparam.PXEBootScript},
+		{"kernel", bootparam.PXEKernel},
+		{"initramfs", bootparam.PXEInitrd},
+	} {
+		a, err := report.Describe(f.kind, filepath.Join(dir.Path(DirName), f.name), DirName+"/"+f.name)
+		if err != nil {
+			return nil, err
+		}
+		if f.kind == "pxe-script" {
+			a.Details = layout
+		}
+		arts = append(arts, a)
+	}
+	// Hashed once already by Write: the image may be gigabytes.
+	info, err := os.Stat(filepath.Join(dir.Path(DirName), bootparam.PXEOSImage))
+	if err != nil {
+		return nil, fmt.Errorf("pxe: %w", err)
+	}
+	return append(arts, report.Artifact{
+		Kind: "os-image", Path: DirName + "/" + bootparam.PXEOSImage, Size: info.Size(), SHA256: layout.OSImageSHA256,
+	}), nil
+}
+
+// Write makes the bundle in the directory path, which must not exist.
+func Write(ctx context.Context, path string, in output.Inputs) (Layout, error) {
+	if err := os.Mkdir(path, 0o755); err != nil {
+		return Layout{}, fmt.Errorf("pxe: %w", err)
+	}
+	for _, f := range []struct{ src, name string }{
+		{in.Kernel, bootparam.PXEKernel},
+		{in.Initramfs, bootparam.PXEInitrd},
+		{in.OSImage, bootparam.PXEOSImage},
+	} {
+		if err := ctx.Err(); err != nil {
+			return Layout{}, err
+		}
+		if err := linkOrCopy(f.src, filepath.Join(path, f.name)); err != nil {
+			return Layout{}, fmt.Errorf("pxe: %s: %w", f.name, err)
+		}
+	}
+	digest, err := fileSHA256(filepath.Join(path, bootparam.PXEOSImage))
+	if err != nil {
+		return Layout{}, fmt.Errorf("pxe: %w", err)
+	}
+	l := Layout{OSImageSHA256: digest, Cmdline: Cmdline(digest, in.Cmdline)}
+	files := map[string]string{
+		bootparam.PXEOSImage + ".sha256": digest + "  " + bootparam.PXEOSImage + "\n",
+		bootparam.PXEBootScript:          Script(in.Name, l.Cmdline),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(path, name), []byte(content), 0o644); err != nil {
+			return Layout{}, fmt.Errorf("pxe: %w", err)
+		}
+	}
+	if !in.ModTime.IsZero() {
+		for name := range files {
+			if err := os.Chtimes(filepath.Join(path, name), in.ModTime, in.ModTime); err != nil {
+				return Layout{}, fmt.Errorf("pxe: %w", err)
+			}
+		}
+	}
+	return l, nil
+}
+
+// Cmdline is the kernel command line of a netbooted node; ${filename} is
+// left for iPXE to expand.
+func Cmdline(osSHA256 string, extra []string) string {
+	args := []string{
+		bootparam.ArgOS + "=" + bootparam.URLSourceKey + ":" + bootparam.PXEOSImage,
+		bootparam.ArgOSBase + "=${filename}",
+		bootparam.ArgOSSHA256 + "=" + osSHA256,
+		bootparam.ArgState + "=" + bootparam.StateTmpfs,
+	}
+	return strings.Join(append(args, extra...), " ")
+}
+
+// Script is the iPXE boot script. initrd=<name> on the kernel's command
+// line is for UEFI: the kernel's EFI stub loads the initrd iPXE downloaded
+// by that name (iPXE before 2021 offers it no other way); booted by BIOS,
+// the kernel gets the initrd from iPXE directly and ignores the argument.
+func Script(name, cmdline string) string {
+	return fmt.Sprintf(`#!ipxe
+# %s: netboot the appliance. File names are relative to this script's URL.
+echo Booting %s over the network
+kernel %s initrd=%s %s
+initrd %s
+boot
+`, name, name, bootparam.PXEKernel, bootparam.PXEInitrd, cmdline, bootparam.PXEInitrd)
+}
+
+// linkOrCopy hard-links src to dst, or copies it when they are on
+// different filesystems (or the filesystem has no hard links).
+func linkOrCopy(src, dst string) error {
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err = errors.Join(err, out.Close()); err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,31 @@
+package bootparam
+
+import "testing"
+
+func TestParseInstallTarget(t *testing.T) {
+	for _, c := range []struct {
+		in, err string
+		want    InstallTarget
+	}{
+		{in: "auto", want: InstallTarget{Device: "auto"}},
+		{in: "/dev/sda,force", want: InstallTarget{Device: "/dev/sda", Force: true}},
+		{in: "/dev/disk/by-id/virtio-x", want: InstallTarget{Device: "/dev/disk/by-id/virtio-x"}},
+		{in: "sda", err: `appliance.install="sda": want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`},
+		{in: "/dev/", err: `appliance.install="/dev/": want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`},
+		{in: "auto,wipe", err: `appliance.install="auto,wipe": unknown option "wipe", want "force"`},
+	} {
+		got, err := ParseInstallTarget(c.in)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("ParseInstallTarget(%q) error %v, want %s", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseInstallTarget(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+		if got.String() != c.in {
+			t.Errorf("%+v.String() = %q, want %q", got, got.String(), c.in)
+		}
+	}
+}
