@@ -70,7 +70,10 @@ func TestPXEBootsAgent(t *testing.T) {
 		t.Skip("boots a VM")
 	}
 	if os.Getuid() != 0 {
-		t.Skip("needs root for a network namespace")
+		// Fail, not skip: `make test` runs as root (it installs packages),
+		// and a skipped boot test reported as passing would hide a broken
+		// netboot. `go test -short` leaves VM tests out.
+		t.Fatal("needs root for a network namespace: run as root, or with -short")
 	}
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
@@ -147,7 +150,7 @@ func pxeBoot(t *testing.T, ns string, uefi bool, digest string) {
 func pxeNetns(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip (iproute2)")
+		t.Fatal("needs ip: install the Debian package iproute2")
 	}
 	ns := fmt.Sprintf("e2e-pxe-%d", os.Getpid())
 	run(t, "ip", "netns", "add", ns)
