@@ -233,3 +233,18 @@ func TestDefaultRouteFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestInventoryAddressWithoutClusterNetwork: an inventory address is
+// applied on its own when the node config has no cluster network (a site
+// without K3s has no cluster section at all).
+func TestInventoryAddressWithoutClusterNetwork(t *testing.T) {
+	cfg := clusterConfig()
+	cfg.Cluster = nil
+	root := newRoot(t, fixture{config: cfg, nics: map[string]string{"eth0": "52:54:00:00:00:02"}})
+	var out bytes.Buffer
+	runBoot(t, newTestEnv(root, &out, testClock))
+	got := snapshot(t, root)["etc/systemd/network/10-cloud-config-inventory.network"]
+	if !strings.Contains(got, "Address=10.0.0.11/24") || strings.Contains(got, "Gateway=") {
+		t.Errorf("inventory network file = %q, want the address and no gateway", got)
+	}
+}

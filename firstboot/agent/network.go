@@ -6,23 +6,40 @@ import (
 	"github.com/ml-appliance/appliance/firstboot/netconfig"
 )
 
-// networkDoc is a parsed network config and where it came from.
+// networkDoc is a network config, where it came from, and its rendered
+// systemd-networkd files (none when the config is disabled).
 type networkDoc struct {
 	Source string
 	Config netconfig.Config
+	Files  []netconfig.File
 }
 
-// parseNetwork parses a network-config document at load time, so a bad one
-// stops the boot before anything is applied.
+// newNetworkDoc renders cfg, so a config that cannot be rendered is an
+// error where it is read, before anything is applied.
+func newNetworkDoc(source string, cfg netconfig.Config) (*networkDoc, error) {
+	doc := &networkDoc{Source: source, Config: cfg}
+	if !cfg.Disabled {
+		files, err := netconfig.Render(cfg)
+		if err != nil {
+			return nil, err
+		}
+		doc.Files = files
+	}
+	return doc, nil
+}
+
+// parseNetwork parses and renders a network-config document at load time,
+// so a bad one stops the boot before anything is applied.
 func parseNetwork(source string, data []byte) (*networkDoc, []string, error) {
 	cfg, warnings, err := netconfig.Parse(source, data)
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := netconfig.Render(cfg); err != nil {
+	doc, err := newNetworkDoc(source, cfg)
+	if err != nil {
 		return nil, nil, err
 	}
-	return &networkDoc{Source: source, Config: cfg}, warnings, nil
+	return doc, warnings, nil
 }
 
 // network writes the node's systemd-networkd files, every boot (/etc is
@@ -34,14 +51,14 @@ func parseNetwork(source string, data []byte) (*networkDoc, []string, error) {
 func network(ctx context.Context, env *Env) error {
 	doc := env.network
 	if doc == nil {
-		doc = inventoryNetwork(env)
-	}
-	var files []netconfig.File
-	if doc != nil && !doc.Config.Disabled {
 		var err error
-		if files, err = netconfig.Render(doc.Config); err != nil {
+		if doc, err = inventoryNetwork(env); err != nil {
 			return err
 		}
+	}
+	var files []netconfig.File
+	if doc != nil {
+		files = doc.Files
 	}
 	changed, err := netconfig.Apply(env.Root, files)
 	if err != nil {
@@ -67,12 +84,18 @@ func network(ctx context.Context, env *Env) error {
 }
 
 // inventoryNetwork is the static config of the node's inventory entry, if
-// it has an address and a MAC to match.
-func inventoryNetwork(env *Env) *networkDoc {
+// it has an address and a MAC to match, with the site's gateway and DNS
+// when the node config has them (a site without K3s, or without
+// cluster.network, has none: the address alone is configured).
+func inventoryNetwork(env *Env) (*networkDoc, error) {
 	n := env.inventoryEntry()
 	if n == nil || n.Address == "" || n.MAC == "" {
-		return nil
+		return nil, nil
 	}
-	cfg := netconfig.FromInventory(n.Address, env.Config.Cluster.Network.Gateway, env.Config.Cluster.Network.DNS, n.MAC)
-	return &networkDoc{Source: "inventory entry " + n.Hostname, Config: cfg}
+	var gateway string
+	var dns []string
+	if c := env.Config.Cluster; c != nil && c.Network != nil {
+		gateway, dns = c.Network.Gateway, c.Network.DNS
+	}
+	return newNetworkDoc("inventory entry "+n.Hostname, netconfig.FromInventory(n.Address, gateway, dns, n.MAC))
 }
