@@ -68,6 +68,9 @@ type Options struct {
 	LeaseFile string
 	// Logger gets one line per request (default: discard).
 	Logger *slog.Logger
+	// WrapHTTP, if set, wraps the bundle's HTTP handler: for access
+	// control or logging in front of it, or to inject faults in tests.
+	WrapHTTP func(http.Handler) http.Handler
 }
 
 // DefaultTFTPDir is where Debian's `ipxe` package installs the binaries.
@@ -104,7 +107,11 @@ func Start(opts Options) (*Server, error) {
 	}
 	httpPort := s.httpLn.Addr().(*net.TCPAddr).Port
 	s.scriptURL = "http://" + net.JoinHostPort(opts.ServerIP.String(), strconv.Itoa(httpPort)) + "/" + opts.BootScript
-	s.http = &http.Server{Handler: &bundleHandler{dir: opts.Dir, log: s.log}, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = &bundleHandler{dir: opts.Dir, log: s.log}
+	if opts.WrapHTTP != nil {
+		handler = opts.WrapHTTP(handler)
+	}
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
 	if err := s.startTFTP(); err != nil {
 		return nil, errors.Join(err, s.close())

@@ -141,7 +141,11 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 	if in.OSImage, err = b.writeOSImage(ctx, tree); err != nil {
 		return nil, err
 	}
-	for _, f := range formats(b.site) {
+	fs, err := formats(b.site)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}

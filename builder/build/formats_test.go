@@ -17,7 +17,11 @@ func TestFormatsAndTheirHostTools(t *testing.T) {
 	}
 	names := func(s *site.Site) []string {
 		var ns []string
-		for _, f := range formats(s) {
+		fs, err := formats(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
 			ns = append(ns, f.Name())
 		}
 		return ns

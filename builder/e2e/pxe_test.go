@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +31,9 @@ const (
 	pxeRange    = "10.213.9.100-10.213.9.150"
 	// pxeBundleEnv names the bundle directory to TestHelperPXEBootServer.
 	pxeBundleEnv = "E2E_PXE_BUNDLE"
+	// pxeFaultsEnv makes the boot server truncate its first OS image
+	// download and corrupt its second.
+	pxeFaultsEnv = "E2E_PXE_FAULTS"
 )
 
 // TestHelperPXEBootServer is not a test: TestPXEBootsAgent runs the test
@@ -47,6 +51,12 @@ func TestHelperPXEBootServer(t *testing.T) {
 	srv, err := bootserver.Start(bootserver.Options{
 		Dir: bundle, Interface: pxeBridge, DHCP: bootserver.FullDHCP, Range: rng,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		WrapHTTP: func(h http.Handler) http.Handler {
+			if os.Getenv(pxeFaultsEnv) == "" {
+				return h
+			}
+			return &faultyOSImage{next: h}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,13 +68,83 @@ func TestHelperPXEBootServer(t *testing.T) {
 	}
 }
 
+// faultyOSImage is the boot server's HTTP handler with two faults: the
+// first OS image download stops after 8 MiB (the connection is cut, the
+// Content-Length promised the whole image), the second has one byte
+// flipped. Later downloads are served as they are.
+type faultyOSImage struct {
+	next http.Handler
+	mu   sync.Mutex
+	gets int
+}
+
+func (f *faultyOSImage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet || r.URL.Path != "/os.squashfs" {
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	f.mu.Lock()
+	f.gets++
+	n := f.gets
+	f.mu.Unlock()
+	switch n {
+	case 1:
+		fmt.Fprintln(os.Stderr, "fault: truncating this download after 8 MiB")
+		f.next.ServeHTTP(&cutWriter{ResponseWriter: w, left: 8 << 20}, r)
+	case 2:
+		fmt.Fprintln(os.Stderr, "fault: flipping byte 1048576 of this download")
+		f.next.ServeHTTP(&flipWriter{ResponseWriter: w, at: 1 << 20}, r)
+	default:
+		f.next.ServeHTTP(w, r)
+	}
+}
+
+// cutWriter passes left bytes of the body, then aborts the connection.
+type cutWriter struct {
+	http.ResponseWriter
+	left int
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	if len(p) >= c.left {
+		c.ResponseWriter.Write(p[:c.left])
+		c.ResponseWriter.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	c.left -= len(p)
+	return c.ResponseWriter.Write(p)
+}
+
+// flipWriter inverts the body's byte at offset at.
+type flipWriter struct {
+	http.ResponseWriter
+	at, off int
+}
+
+func (f *flipWriter) Write(p []byte) (int, error) {
+	if i := f.at - f.off; i >= 0 && i < len(p) {
+		p = append([]byte(nil), p...)
+		p[i] ^= 0xff
+	}
+	f.off += len(p)
+	return f.ResponseWriter.Write(p)
+}
+
 // TestPXEBootsAgent builds configs/single-node.yaml with only the PXE
-// bundle and netboots VMs from it: in a network namespace with a bridge
-// and a tap, the boot server answers DHCP (full mode) and HTTP; QEMU's own
-// iPXE ROM for virtio-net (under SeaBIOS, then under OVMF) loads boot.ipxe,
-// the kernel and initrd; the init gets an address by DHCP, downloads and
-// verifies the OS image into RAM, and the node, whose MAC the inventory
-// does not list, reaches the end of firstboot as an agent.
+// bundle, state on a local disk, and netboots VMs from it: in a network
+// namespace with a bridge and a tap, the boot server answers DHCP (full
+// mode) and HTTP; QEMU's own iPXE ROM for virtio-net (under SeaBIOS, then
+// under OVMF) loads boot.ipxe, the kernel and initrd; the init gets an
+// address by DHCP, downloads and verifies the OS image into RAM, and the
+// node, whose MAC the inventory does not list, gets the agent's node
+// config and reaches the end of firstboot as an agent.
+//
+//  1. SeaBIOS, an empty disk: the first download is cut short and the
+//     second corrupted, each refused and retried; the init partitions and
+//     formats the disk for state.
+//  2. OVMF, no disk: no state disk to be had, so state falls back to RAM.
+//  3. SeaBIOS again with the first VM's disk: the STATE partition is
+//     reused and firstboot takes its recorded role.
 func TestPXEBootsAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
@@ -78,14 +158,14 @@ func TestPXEBootsAgent(t *testing.T) {
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
 		withCloudKernel(t)(doc)
-		doc["outputs"] = map[string]any{"pxe": map[string]any{}}
+		doc["outputs"] = map[string]any{"pxe": map[string]any{"state": map[string]any{"device": "auto"}}}
 	})
 	out := filepath.Join(work, "out")
 	start := time.Now()
 	build(t, config, out)
 	t.Logf("build: %.1fs", time.Since(start).Seconds())
 	bundle := filepath.Join(out, "pxe")
-	for _, f := range []string{"boot.ipxe", "vmlinuz", "initrd", "os.squashfs", "os.squashfs.sha256"} {
+	for _, f := range []string{"boot.ipxe", "vmlinuz", "initrd", "os.squashfs", "os.squashfs.sha256", "nodes/agent.yaml", "nodes/server.yaml", "nodes/node-1.yaml"} {
 		if _, err := os.Stat(filepath.Join(bundle, f)); err != nil {
 			t.Fatalf("bundle: %v", err)
 		}
@@ -103,46 +183,98 @@ func TestPXEBootsAgent(t *testing.T) {
 			t.Logf("boot server log:\n%s", serverLog.String())
 		}
 	})
-	for _, uefi := range []bool{false, true} {
-		name := map[bool]string{false: "SeaBIOS", true: "OVMF"}[uefi]
-		t.Run(name, func(t *testing.T) { pxeBoot(t, ns, uefi, digest) })
+	disk := filepath.Join(work, "state-disk.raw")
+	if err := os.WriteFile(disk, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
+	if err := os.Truncate(disk, 2<<30); err != nil {
+		t.Fatal(err)
+	}
+	ok := t.Run("SeaBIOS: new state disk, faulty downloads", func(t *testing.T) {
+		vm, vmStart := pxeStart(t, ns, false, disk)
+		defer vm.Kill()
+		get := `^appliance-init: GET http://` + pxeServerIP + `:8080/os\.squashfs `
+		for _, retry := range []string{
+			`failed: (truncated: \d+ of \d+ bytes|after \d+ bytes).*; retry 2/10 in 1s$`,
+			`failed: SHA-256 mismatch: got [0-9a-f]{64}, want ` + digest + ` \(\d+ bytes\); retry 3/10 in 2s$`,
+		} {
+			line, _ := expect(t, vm, get+retry, 0, bootTimeout)
+			t.Log(line)
+		}
+		pxeExpectImage(t, vm, digest)
+		expect(t, vm, `^appliance-init: state: made /dev/vda1, a STATE partition spanning /dev/vda$`, 0, bootTimeout)
+		line, _ := expect(t, vm, `^appliance-init: state: formatted /dev/vda1 \(ext4, label STATE\) in `, 0, bootTimeout)
+		t.Log(line)
+		expect(t, vm, `^appliance-init: STATE /dev/vda1 mounted on /run/appliance/state$`, 0, bootTimeout)
+		pxeExpectDone(t, vm, vmStart)
+	})
+	t.Run("OVMF: no disk, state in RAM", func(t *testing.T) {
+		vm, vmStart := pxeStart(t, ns, true, "")
+		defer vm.Kill()
+		pxeExpectImage(t, vm, digest)
+		expect(t, vm, `^appliance-init: state: no state disk \(auto\): no empty non-removable disk`, 0, bootTimeout)
+		expect(t, vm, `^appliance-init: state in RAM`, 0, bootTimeout)
+		pxeExpectDone(t, vm, vmStart)
+	})
+	if !ok {
+		return
+	}
+	t.Run("SeaBIOS: state disk reused", func(t *testing.T) {
+		vm, vmStart := pxeStart(t, ns, false, disk)
+		defer vm.Kill()
+		pxeExpectImage(t, vm, digest)
+		expect(t, vm, `^appliance-init: state: using /dev/vda1 \(STATE partition of /dev/vda\)$`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: role=agent hostname=single-node-123456 \(recorded\)$`, 0, bootTimeout)
+		pxeExpectDone(t, vm, vmStart)
+	})
 }
 
-// pxeBoot netboots a VM in ns under SeaBIOS or OVMF and waits for
-// firstboot's end.
-func pxeBoot(t *testing.T, ns string, uefi bool, digest string) {
+// pxeStart netboots a VM in ns under SeaBIOS or OVMF, with disk (a raw
+// image file) attached unless it is "".
+func pxeStart(t *testing.T, ns string, uefi bool, disk string) (*vmtest.VM, time.Time) {
+	t.Helper()
 	var vm *vmtest.VM
+	opts := vmtest.Options{
+		UEFI: uefi, MemoryMiB: 2048,
+		Extra: []string{
+			"-netdev", "tap,id=n0,ifname=" + pxeTap + ",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bootindex=0",
+		},
+		Console: consoleLog(t),
+	}
+	if disk != "" {
+		opts.Disks = []string{disk}
+	}
 	err := netns.Do(ns, func() error {
 		var err error
 		// QEMU is forked from this thread, so it runs in the namespace.
-		vm, err = vmtest.Start(t.Context(), t.TempDir(), vmtest.Options{
-			UEFI: uefi, MemoryMiB: 2048,
-			Extra: []string{
-				"-netdev", "tap,id=n0,ifname=" + pxeTap + ",script=no,downscript=no",
-				"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bootindex=0",
-			},
-			Console: consoleLog(t),
-		})
+		vm, err = vmtest.Start(t.Context(), t.TempDir(), opts)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer vm.Kill()
-	vmStart := time.Now()
+	start := time.Now()
 	if uefi {
 		expect(t, vm, `\] efi: EFI v\d`, 0, bootTimeout)
 	}
-	expect(t, vm, `^appliance-init: GET http://`+pxeServerIP+`:8080/os\.squashfs \(attempt 1/`, 0, bootTimeout)
-	fetchStart := time.Since(vmStart)
+	return vm, start
+}
+
+// pxeExpectImage waits for the OS image's download and check.
+func pxeExpectImage(t *testing.T, vm *vmtest.VM, digest string) {
+	t.Helper()
 	line, _ := expect(t, vm, `^appliance-init: OS image: \d+ bytes, sha256 `+digest+` verified$`, 0, bootTimeout)
-	fetched := time.Since(vmStart)
+	t.Log(line)
 	expect(t, vm, `^appliance-init: OS image http://\S+ attached to /dev/loop\d+$`, 0, bootTimeout)
-	expect(t, vm, `^appliance-init: state in RAM`, 0, bootTimeout)
+}
+
+// pxeExpectDone waits for the node config from the bundle and firstboot's end.
+func pxeExpectDone(t *testing.T, vm *vmtest.VM, vmStart time.Time) {
+	t.Helper()
+	expect(t, vm, consoleLine+`firstboot: load-config: kernel command line firstboot\.config=nodes/agent\.yaml \(http://`+pxeServerIP+`:8080/nodes/agent\.yaml\), instance-id `, 0, bootTimeout)
 	expect(t, vm, consoleLine+`firstboot: done role=agent hostname=single-node-123456$`, 0, bootTimeout)
-	t.Logf("%s; download started %.1fs, verified %.1fs, firstboot done %.1fs after QEMU started",
-		line, fetchStart.Seconds(), fetched.Seconds(), time.Since(vmStart).Seconds())
+	t.Logf("firstboot done %.1fs after QEMU started", time.Since(vmStart).Seconds())
 }
 
 // pxeNetns makes a namespace with a bridge (the server's address) and a
@@ -174,7 +306,7 @@ func pxeNetns(t *testing.T) string {
 func startPXEServer(t *testing.T, ns, bundle string) *syncBuffer {
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestHelperPXEBootServer$", "-test.v")
-	cmd.Env = append(os.Environ(), pxeBundleEnv+"="+bundle)
+	cmd.Env = append(os.Environ(), pxeBundleEnv+"="+bundle, pxeFaultsEnv+"=1")
 	logs := &syncBuffer{ready: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

@@ -1,6 +1,13 @@
 package site
 
-import "github.com/ml-appliance/appliance/firstboot/bootparam"
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+	"github.com/ml-appliance/appliance/firstboot/cloudconfig"
+	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
+)
 
 // Outputs selects the artifacts a build makes. With none set, the build
 // makes a raw disk image of the smallest size that fits.
@@ -28,25 +35,46 @@ type RawOutput struct {
 type ISOOutput struct {
 	// Install makes an installer: booting the ISO writes the raw disk
 	// layout to a local disk, verifies it and reboots into it.
-	Install *ISOInstall `yaml:"install"`
+	Install *DiskTarget `yaml:"install"`
+	// State keeps a live node's state on a local disk instead of in RAM.
+	State *DiskTarget `yaml:"state"`
 }
 
-// PXEOutput configures the PXE bundle; it has no settings yet (`pxe: {}`).
-type PXEOutput struct{}
+// PXEOutput configures the PXE bundle (`pxe: {}` for the defaults).
+type PXEOutput struct {
+	// State keeps a netbooted node's state on a local disk instead of in
+	// RAM.
+	State *DiskTarget `yaml:"state"`
+	// UserData adds a #cloud-config file to the node configs of a role
+	// (server or agent): role -> path, relative to site.yaml.
+	UserData map[string]string `yaml:"userData"`
+}
 
-// ISOInstall chooses the disk an installer ISO writes to.
-type ISOInstall struct {
-	// Device is "auto" (the default: the first empty non-removable disk),
+// DiskTarget chooses a local disk: the one an installer ISO writes to, or
+// the one a live or netbooted node keeps its state on.
+type DiskTarget struct {
+	// Device is "auto" (the default: the first empty non-removable disk;
+	// for state, a disk that already has a STATE partition first),
 	// /dev/disk/by-id/<name> or /dev/<name>.
 	Device string `yaml:"device"`
-	// Force overwrites a disk that holds data; without it the installer
-	// says what the disk holds, writes nothing and boots live.
+	// Force uses a disk that holds data; without it the node says what
+	// the disk holds, writes nothing and boots live (or with state in
+	// RAM).
 	Force bool `yaml:"force"`
 }
 
-// Target is the install target as the kernel command line carries it.
-func (i ISOInstall) Target() bootparam.InstallTarget {
-	return bootparam.InstallTarget{Device: i.Device, Force: i.Force}
+// Target is the disk as the kernel command line carries it.
+func (d DiskTarget) Target() bootparam.InstallTarget {
+	return bootparam.InstallTarget{Device: d.Device, Force: d.Force}
+}
+
+// StateArg is the appliance.state value for state on d; nil d keeps state
+// in RAM.
+func (d *DiskTarget) StateArg() string {
+	if d == nil {
+		return bootparam.StateTmpfs
+	}
+	return bootparam.StateDiskPrefix + d.Target().String()
 }
 
 // sectorSize is the raw image's logical sector size.
@@ -56,18 +84,94 @@ func (o *Outputs) setDefaults(*Site) {
 	if *o == (Outputs{}) {
 		o.Raw = &RawOutput{}
 	}
-	if o.ISO != nil && o.ISO.Install != nil && o.ISO.Install.Device == "" {
-		o.ISO.Install.Device = bootparam.InstallAuto
+	for _, d := range o.diskTargets() {
+		if d.target != nil && d.target.Device == "" {
+			d.target.Device = bootparam.InstallAuto
+		}
 	}
+}
+
+// diskTargets are the outputs' disk choices with their field paths.
+func (o *Outputs) diskTargets() []struct {
+	field  string
+	target *DiskTarget
+} {
+	var ds []struct {
+		field  string
+		target *DiskTarget
+	}
+	add := func(field string, t *DiskTarget) {
+		ds = append(ds, struct {
+			field  string
+			target *DiskTarget
+		}{field, t})
+	}
+	if o.ISO != nil {
+		add("outputs.iso.install", o.ISO.Install)
+		add("outputs.iso.state", o.ISO.State)
+	}
+	if o.PXE != nil {
+		add("outputs.pxe.state", o.PXE.State)
+	}
+	return ds
 }
 
 func (o *Outputs) validate(v *validator) {
 	if o.Raw != nil && o.Raw.Size%sectorSize != 0 {
 		v.errorf("outputs.raw.size", "%d bytes is not a multiple of the %d-byte sector", uint64(o.Raw.Size), sectorSize)
 	}
-	if o.ISO != nil && o.ISO.Install != nil {
-		if _, err := bootparam.ParseInstallTarget(o.ISO.Install.Target().String()); err != nil {
-			v.errorf("outputs.iso.install.device", "%q: want %s, /dev/disk/by-id/<name> or /dev/<name>", o.ISO.Install.Device, bootparam.InstallAuto)
+	for _, d := range o.diskTargets() {
+		if d.target == nil {
+			continue
+		}
+		if _, err := bootparam.ParseInstallTarget(d.target.Target().String()); err != nil {
+			v.errorf(d.field+".device", "%q: want %s, /dev/disk/by-id/<name> or /dev/<name>", d.target.Device, bootparam.InstallAuto)
+		}
+	}
+	if o.PXE != nil {
+		for _, role := range sortedKeys(o.PXE.UserData) {
+			field := "outputs.pxe.userData." + role
+			if role != nodeconfig.RoleServer && role != nodeconfig.RoleAgent {
+				v.errorf(field, "unknown role %q: want %s or %s", role, nodeconfig.RoleServer, nodeconfig.RoleAgent)
+				continue
+			}
+			checkUserData(v, field, o.PXE.UserData[role])
+		}
+	}
+}
+
+// checkUserData reads the #cloud-config file at path as a node would, so
+// a mistake in it fails the build with its file and line, not the boot.
+func checkUserData(v *validator, field, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		v.errorf(field, "%v", err)
+		return
+	}
+	if len(data) == 0 {
+		v.errorf(field, "%s is empty", path)
+		return
+	}
+	cfg, warnings, err := cloudconfig.Parse(path, data)
+	if err != nil {
+		v.errorf(field, "%v", err)
+		return
+	}
+	for _, w := range warnings {
+		v.warnf(field, "%s", w)
+	}
+	if cfg.Appliance.Role != "" {
+		v.errorf(field, "%s sets appliance.role: the bundle sets each role's config's role itself", path)
+	}
+}
+
+func (o *Outputs) resolvePaths(dir string) {
+	if o.PXE == nil {
+		return
+	}
+	for role, p := range o.PXE.UserData {
+		if p != "" && !filepath.IsAbs(p) {
+			o.PXE.UserData[role] = filepath.Join(dir, p)
 		}
 	}
 }

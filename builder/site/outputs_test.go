@@ -1,6 +1,10 @@
 package site
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 func TestISOOutput(t *testing.T) {
 	for _, tc := range []struct {
@@ -49,5 +53,33 @@ func TestISOOutput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPXEOutput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("agent.yaml", "#cloud-config\nappliance:\n  node_labels: [gpu=true]\n")
+	bad := write("bad.yaml", "#cloud-config\nruncmd: 7\n")
+	withRole := write("role.yaml", "#cloud-config\nappliance: {role: server}\n")
+
+	s := checkLoad(t, valid+"outputs:\n  pxe:\n    state: {}\n    userData: {agent: "+good+"}\n", "", nil)
+	if got := s.Outputs.PXE.State.StateArg(); got != "disk:auto" {
+		t.Errorf("state %q, want disk:auto", got)
+	}
+	for _, tc := range []struct{ name, outputs, err string }{
+		{"bad state disk", "outputs:\n  pxe:\n    state: {device: vdb}\n", `site.yaml:13: outputs.pxe.state.device: "vdb": want auto, /dev/disk/by-id/<name> or /dev/<name>`},
+		{"unknown role", "outputs:\n  pxe:\n    userData: {worker: " + good + "}\n", `site.yaml:13: outputs.pxe.userData.worker: unknown role "worker": want server or agent`},
+		{"bad user-data", "outputs:\n  pxe:\n    userData: {agent: " + bad + "}\n", "site.yaml:13: outputs.pxe.userData.agent: " + bad + " line 2: runcmd: want a list, got \"7\""},
+		{"user-data sets the role", "outputs:\n  pxe:\n    userData: {agent: " + withRole + "}\n", "site.yaml:13: outputs.pxe.userData.agent: " + withRole + " sets appliance.role: the bundle sets each role's config's role itself"},
+		{"missing user-data", "outputs:\n  pxe:\n    userData: {agent: " + dir + "/none.yaml}\n", "site.yaml:13: outputs.pxe.userData.agent: open " + dir + "/none.yaml: no such file or directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkLoad(t, valid+tc.outputs, tc.err, nil) })
 	}
 }

@@ -4,7 +4,9 @@
 // booting live from an ISO, the ISO 9660 volume and the OS image file on it,
 // which it attaches to a loop device; state then lives in RAM; or,
 // netbooting, brings up the network with DHCP and downloads and verifies
-// the OS image into RAM: netboot.go),
+// the OS image into RAM: netboot.go; a live or netbooted node may keep
+// its state on a local disk instead, which the init partitions and
+// formats on first use: statedisk.go),
 // grows STATE to the end of a disk that was flashed to something larger,
 // builds the root filesystem (the read-only squashfs under a RAM overlay,
 // with the bootparam.PersistentPaths bind-mounted from STATE) and switches
@@ -60,9 +62,12 @@ type Config struct {
 	// Netboot, when not nil, downloads the OS image over HTTP instead of
 	// finding it on a device (appliance.os=url:...); OS is then unset.
 	Netboot *NetbootSource
-	// State is the STATE device; StateTmpfs keeps state in RAM instead.
+	// State is the STATE device; StateTmpfs keeps state in RAM instead;
+	// StateDisk, for a live or netbooted node, names a local disk to keep
+	// it on (statedisk.go).
 	State      Spec
 	StateTmpfs bool
+	StateDisk  *bootparam.InstallTarget
 	Rescue     bool
 	Debug      bool
 	// Install, booting from an ISO, writes the raw layout to this disk
@@ -90,6 +95,16 @@ func ParseConfig(cmdline string) (Config, error) {
 	switch state, ok := args[bootparam.ArgState]; {
 	case !ok || state == bootparam.StateTmpfs:
 		c.StateTmpfs = true
+	case strings.HasPrefix(state, bootparam.StateDiskPrefix):
+		t, err := bootparam.ParseStateDisk(strings.TrimPrefix(state, bootparam.StateDiskPrefix))
+		if err != nil {
+			return c, err
+		}
+		if c.Netboot == nil && c.OSFile == "" {
+			return c, fmt.Errorf("%s=%s is for live and netbooted nodes; a disk-installed node has STATE on its own disk (%s=PARTLABEL=%s)",
+				bootparam.ArgState, state, bootparam.ArgState, bootparam.LabelState)
+		}
+		c.StateDisk = &t
 	default:
 		if c.State, err = ParseSpec(state); err != nil {
 			return c, fmt.Errorf("%s: %w", bootparam.ArgState, err)

@@ -1,6 +1,11 @@
 package bootinit
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+)
 
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
@@ -48,5 +53,20 @@ func TestParseConfig(t *testing.T) {
 	}
 	if s := (Spec{"PARTLABEL", "OS-A"}).String(); s != "PARTLABEL=OS-A" {
 		t.Errorf("Spec.String() = %q", s)
+	}
+}
+
+func TestParseConfigStateDisk(t *testing.T) {
+	c, err := ParseConfig("appliance.os=ISO=ML_LAB:/appliance/os.squashfs appliance.state=disk:/dev/sdb,force")
+	if err != nil || c.StateDisk == nil || *c.StateDisk != (bootparam.InstallTarget{Device: "/dev/sdb", Force: true}) || c.StateTmpfs {
+		t.Errorf("live ISO with a state disk: %+v, %v", c, err)
+	}
+	for cmdline, want := range map[string]string{
+		"appliance.os=url:os.squashfs appliance.os.base=http://h/boot.ipxe appliance.os.sha256=" + strings.Repeat("0", 64) + " appliance.state=disk:sdb": `appliance.state=disk:sdb: want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`,
+		"appliance.os=PARTLABEL=OS-A appliance.state=disk:auto": `appliance.state=disk:auto is for live and netbooted nodes; a disk-installed node has STATE on its own disk (appliance.state=PARTLABEL=STATE)`,
+	} {
+		if _, err := ParseConfig(cmdline); err == nil || err.Error() != want {
+			t.Errorf("ParseConfig(%q) error = %v, want %q", cmdline, err, want)
+		}
 	}
 }

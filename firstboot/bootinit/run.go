@@ -78,36 +78,6 @@ func boot(lg *log.Logger) (Config, error) {
 		lg.Printf("OS image on %s", osDev)
 	}
 
-	stateDir := bootparam.StateMount
-	if cfg.StateTmpfs {
-		// Not at StateMount: firstboot takes what is mounted there for
-		// STATE's ext4. Not /run itself either: it is nosuid, and binds
-		// inherit that (/var holds container filesystems).
-		stateDir = ramStateMount
-		if err := os.MkdirAll(stateDir, 0o755); err != nil {
-			return cfg, err
-		}
-		lg.Printf("state in RAM (tmpfs): nothing persists across reboots")
-		if err := unix.Mount("tmpfs", stateDir, "tmpfs", 0, "mode=0755"); err != nil {
-			return cfg, fmt.Errorf("mount state tmpfs on %s: %w", stateDir, err)
-		}
-	} else {
-		if err := os.MkdirAll(stateDir, 0o755); err != nil {
-			return cfg, err
-		}
-		stateDev, err := WaitFor(ctx, cfg.State, scan, devicePoll)
-		if err != nil {
-			return cfg, fmt.Errorf("STATE: %w", err)
-		}
-		if cfg.State.Key == "PARTLABEL" && stateDev.Disk != "" {
-			growState(lg, stateDev, cfg.State.Value)
-		}
-		if err := unix.Mount("/dev/"+stateDev.Name, bootparam.StateMount, "ext4", unix.MS_NOATIME, ""); err != nil {
-			return cfg, fmt.Errorf("mount STATE /dev/%s on %s: %w", stateDev.Name, bootparam.StateMount, err)
-		}
-		lg.Printf("STATE /dev/%s mounted on %s", stateDev.Name, bootparam.StateMount)
-	}
-
 	osImage := "/dev/" + osDev.Name
 	if cfg.Netboot != nil {
 		// Not under ctx: the download may take longer than deviceWait.
@@ -128,6 +98,11 @@ func boot(lg *log.Logger) (Config, error) {
 	if err := mountRoot(osImage); err != nil {
 		return cfg, err
 	}
+	// After the root: a new state disk is formatted with its mkfs.ext4.
+	stateDir, err := mountState(ctx, lg, cfg, scan, osDev)
+	if err != nil {
+		return cfg, err
+	}
 	err = SetupPersistent(PersistOptions{
 		StateDir: stateDir, ImageRoot: osMount, NewRoot: newRoot,
 		Paths: bootparam.PersistentPaths, Mounter: SyscallMounter{}, Rand: rand.Reader, Log: lg,
@@ -142,6 +117,84 @@ func boot(lg *log.Logger) (Config, error) {
 	// SwitchRoot moves /dev, /proc, /sys and /run into the new root, frees
 	// the initramfs and execs init; it returns only on failure.
 	return cfg, mount.SwitchRoot(newRoot, realInit)
+}
+
+// mountState mounts the node's state and returns where: STATE, a state
+// disk (live and netbooted nodes) or, by choice or when a state disk
+// cannot be had, a tmpfs. bootMedium is the device the OS image came from.
+func mountState(ctx context.Context, lg *log.Logger, cfg Config, scan func() ([]BlockDevice, error), bootMedium BlockDevice) (string, error) {
+	if cfg.StateDisk != nil {
+		dev, err := stateDiskDevice(lg, *cfg.StateDisk, bootMedium)
+		if err == nil {
+			return bootparam.StateMount, mountStateFS(lg, dev)
+		}
+		lg.Printf("state: no state disk (%s): %v", cfg.StateDisk, err)
+		lg.Printf("state: falling back to RAM")
+		cfg.StateTmpfs = true
+	}
+	if cfg.StateTmpfs {
+		// Not at StateMount: firstboot takes what is mounted there for
+		// STATE's ext4. Not /run itself either: it is nosuid, and binds
+		// inherit that (/var holds container filesystems).
+		if err := os.MkdirAll(ramStateMount, 0o755); err != nil {
+			return "", err
+		}
+		lg.Printf("state in RAM (tmpfs): nothing persists across reboots")
+		if err := unix.Mount("tmpfs", ramStateMount, "tmpfs", 0, "mode=0755"); err != nil {
+			return "", fmt.Errorf("mount state tmpfs on %s: %w", ramStateMount, err)
+		}
+		return ramStateMount, nil
+	}
+	stateDev, err := WaitFor(ctx, cfg.State, scan, devicePoll)
+	if err != nil {
+		return "", fmt.Errorf("STATE: %w", err)
+	}
+	if cfg.State.Key == "PARTLABEL" && stateDev.Disk != "" {
+		growState(lg, stateDev, cfg.State.Value)
+	}
+	return bootparam.StateMount, mountStateFS(lg, "/dev/"+stateDev.Name)
+}
+
+// stateDiskDevice finds or makes the STATE partition for a state disk.
+// A named disk may take a moment to appear; a disk for auto is one that
+// is there by the time the OS image is.
+func stateDiskDevice(lg *log.Logger, target bootparam.InstallTarget, bootMedium BlockDevice) (string, error) {
+	bootDisk := bootMedium.Name
+	if bootMedium.Disk != "" {
+		bootDisk = bootMedium.Disk
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), installWait)
+	defer cancel()
+	for {
+		devs, err := ScanBlockDevices("/sys", "/dev")
+		if err != nil {
+			return "", err
+		}
+		plan, err := PlanStateDisk(target, devs, "/sys", "/dev", bootDisk)
+		if err == nil {
+			return prepareStateDisk(lg, plan, newRoot)
+		}
+		var missing diskMissingError
+		if !errors.As(err, &missing) {
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(devicePoll):
+		}
+	}
+}
+
+func mountStateFS(lg *log.Logger, dev string) error {
+	if err := os.MkdirAll(bootparam.StateMount, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount(dev, bootparam.StateMount, "ext4", unix.MS_NOATIME, ""); err != nil {
+		return fmt.Errorf("mount STATE %s on %s: %w", dev, bootparam.StateMount, err)
+	}
+	lg.Printf("STATE %s mounted on %s", dev, bootparam.StateMount)
+	return nil
 }
 
 func mountEarly() error {

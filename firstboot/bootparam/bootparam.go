@@ -17,7 +17,9 @@
 //	                                URL may be relative to appliance.os.base)
 //	appliance.os.sha256=HEX         the netboot OS image's SHA-256 (required with url:)
 //	appliance.os.base=URL           base of a relative url: (the iPXE script's ${filename})
-//	appliance.state=PARTLABEL=STATE where persistent state lives; "tmpfs" keeps it in RAM
+//	appliance.state=PARTLABEL=STATE where persistent state lives; "tmpfs" keeps it in RAM;
+//	                                disk:auto|/dev/<name>[,force] keeps a live or netbooted
+//	                                node's state on a local disk (StateDiskPrefix)
 //	appliance.slot=a                which A/B slot booted (informational, for upgrades)
 //	appliance.rescue=1              on failure, start a rescue shell if the initramfs has one
 //	appliance.debug=1               verbose init output
@@ -26,7 +28,8 @@
 //
 //	firstboot.config=URL|PATH       one #cloud-config user-data document: an
 //	                                http://, https:// or file:// URL or an
-//	                                absolute path; it overrides the NoCloud sources
+//	                                absolute path, or a URL relative to appliance.os.base;
+//	                                it overrides the NoCloud sources
 //	firstboot.config.sha256=HEX     the document's SHA-256 (64 hex digits);
 //	                                a mismatch fails firstboot
 //	ds=nocloud;s=URL;h=NAME;i=ID    cloud-init's NoCloud seed from the kernel

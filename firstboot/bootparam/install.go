@@ -46,16 +46,33 @@ func (t InstallTarget) String() string {
 
 // ParseInstallTarget parses "auto", "/dev/sda,force" and the like.
 func ParseInstallTarget(s string) (InstallTarget, error) {
+	return parseDiskTarget(ArgInstall+"="+s, s)
+}
+
+// StateDiskPrefix prefixes an appliance.state value that keeps state on a
+// local disk of a live or netbooted node: "disk:auto", "disk:/dev/sdb",
+// "disk:/dev/disk/by-id/<name>,force". The init reuses the disk's
+// partition named STATE, or makes one on an empty disk (any disk with
+// force) and formats it.
+const StateDiskPrefix = "disk:"
+
+// ParseStateDisk parses the part of an appliance.state value after
+// StateDiskPrefix; the syntax is an install target's.
+func ParseStateDisk(s string) (InstallTarget, error) {
+	return parseDiskTarget(ArgState+"="+StateDiskPrefix+s, s)
+}
+
+func parseDiskTarget(arg, s string) (InstallTarget, error) {
 	dev, opt, hasOpt := strings.Cut(s, ",")
 	t := InstallTarget{Device: dev}
 	if hasOpt {
 		if opt != installForce {
-			return t, fmt.Errorf("%s=%q: unknown option %q, want %q", ArgInstall, s, opt, installForce)
+			return t, fmt.Errorf("%s: unknown option %q, want %q", arg, opt, installForce)
 		}
 		t.Force = true
 	}
 	if dev != InstallAuto && (!strings.HasPrefix(dev, "/dev/") || len(dev) == len("/dev/")) {
-		return t, fmt.Errorf("%s=%q: want %s, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,%s", ArgInstall, s, InstallAuto, installForce)
+		return t, fmt.Errorf("%s: want %s, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,%s", arg, InstallAuto, installForce)
 	}
 	return t, nil
 }

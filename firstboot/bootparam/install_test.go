@@ -10,9 +10,9 @@ func TestParseInstallTarget(t *testing.T) {
 		{in: "auto", want: InstallTarget{Device: "auto"}},
 		{in: "/dev/sda,force", want: InstallTarget{Device: "/dev/sda", Force: true}},
 		{in: "/dev/disk/by-id/virtio-x", want: InstallTarget{Device: "/dev/disk/by-id/virtio-x"}},
-		{in: "sda", err: `appliance.install="sda": want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`},
-		{in: "/dev/", err: `appliance.install="/dev/": want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`},
-		{in: "auto,wipe", err: `appliance.install="auto,wipe": unknown option "wipe", want "force"`},
+		{in: "sda", err: `appliance.install=sda: want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`},
+		{in: "/dev/", err: `appliance.install=/dev/: want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`},
+		{in: "auto,wipe", err: `appliance.install=auto,wipe: unknown option "wipe", want "force"`},
 	} {
 		got, err := ParseInstallTarget(c.in)
 		if c.err != "" {
@@ -27,5 +27,16 @@ func TestParseInstallTarget(t *testing.T) {
 		if got.String() != c.in {
 			t.Errorf("%+v.String() = %q, want %q", got, got.String(), c.in)
 		}
+	}
+}
+
+func TestParseStateDisk(t *testing.T) {
+	got, err := ParseStateDisk("/dev/vdb,force")
+	if want := (InstallTarget{Device: "/dev/vdb", Force: true}); err != nil || got != want {
+		t.Errorf("ParseStateDisk(/dev/vdb,force) = %+v, %v; want %+v", got, err, want)
+	}
+	_, err = ParseStateDisk("vdb")
+	if want := `appliance.state=disk:vdb: want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`; err == nil || err.Error() != want {
+		t.Errorf("ParseStateDisk(vdb) error %v, want %s", err, want)
 	}
 }

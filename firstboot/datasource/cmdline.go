@@ -143,6 +143,14 @@ func parseConfig(kv map[string]string) (*configArg, error) {
 		return nil, fmt.Errorf("%s: empty value", arg.arg)
 	}
 	var err error
+	if base, ok := kv[bootparam.ArgOSBase]; ok && isRelativeRef(value) {
+		// A netbooted node's per-role config sits next to its boot script
+		// (PXE bundle), named relative to the script's URL like the OS image.
+		if value, err = resolveAgainst(base, value); err != nil {
+			return nil, fmt.Errorf("%s: %w", arg.arg, err)
+		}
+		arg.arg += " (" + value + ")"
+	}
 	if arg.location, err = parseLocation(value); err != nil {
 		return nil, fmt.Errorf("%s: %w", arg.arg, err)
 	}
@@ -153,6 +161,27 @@ func parseConfig(kv map[string]string) (*configArg, error) {
 		}
 	}
 	return arg, nil
+}
+
+// isRelativeRef tells whether s is a relative URL reference: no scheme
+// and not an absolute path.
+func isRelativeRef(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "" && !strings.HasPrefix(s, "/")
+}
+
+// resolveAgainst resolves the relative reference ref against the http(s)
+// URL base (appliance.os.base).
+func resolveAgainst(base, ref string) (string, error) {
+	b, err := url.Parse(base)
+	if err != nil || (b.Scheme != "http" && b.Scheme != "https") || b.Host == "" {
+		return "", fmt.Errorf("%q is relative, and %s=%s is not an http(s) URL to resolve it against", ref, bootparam.ArgOSBase, base)
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", ref, err)
+	}
+	return b.ResolveReference(r).String(), nil
 }
 
 // parseLocation parses an http://, https:// or file:// URL or an absolute

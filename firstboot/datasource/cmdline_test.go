@@ -52,6 +52,10 @@ func TestParseCmdline(t *testing.T) {
 		{"firstboot.config=/etc/x.yaml", parsed{configArg: "firstboot.config=/etc/x.yaml", config: "file:///etc/x.yaml"}},
 		{"firstboot.config=https://boot.lab/c.yaml?node=7 firstboot.config.sha256=" + strings.ToUpper(digest),
 			parsed{configArg: "firstboot.config=https://boot.lab/c.yaml?node=7", config: "https://boot.lab/c.yaml?node=7", sha256: digest}},
+		{"appliance.os.base=http://10.0.0.10:8080/pxe/boot.ipxe firstboot.config=nodes/agent.yaml",
+			parsed{configArg: "firstboot.config=nodes/agent.yaml (http://10.0.0.10:8080/pxe/nodes/agent.yaml)", config: "http://10.0.0.10:8080/pxe/nodes/agent.yaml"}},
+		{"appliance.os.base=http://h/boot.ipxe firstboot.config=/etc/c.yaml",
+			parsed{configArg: "firstboot.config=/etc/c.yaml", config: "file:///etc/c.yaml"}},
 		{"ds=nocloud;s=http://h/ firstboot.config=file:///c.yaml",
 			parsed{noCloudArg: "ds=nocloud;s=http://h/", seedFrom: "http://h/", configArg: "firstboot.config=file:///c.yaml", config: "file:///c.yaml"}},
 	} {
@@ -82,6 +86,8 @@ func TestParseCmdlineErrors(t *testing.T) {
 		{"firstboot.config=/x firstboot.config.sha256=abc", `kernel command line firstboot.config.sha256=abc: want 64 hex digits`},
 		{"firstboot.config=/x firstboot.config.sha256=" + digest[:63] + "g", `kernel command line firstboot.config.sha256=` + digest[:63] + `g: want 64 hex digits`},
 		{"firstboot.config=http://h/%zz", `kernel command line firstboot.config=http://h/%zz: "http://h/%zz": invalid URL escape "%zz"`},
+		{"firstboot.config=nodes/agent.yaml", `kernel command line firstboot.config=nodes/agent.yaml: "nodes/agent.yaml": want an http://, https:// or file:// URL or an absolute path`},
+		{"appliance.os.base=tftp://h/boot.ipxe firstboot.config=nodes/agent.yaml", `kernel command line firstboot.config=nodes/agent.yaml: "nodes/agent.yaml" is relative, and appliance.os.base=tftp://h/boot.ipxe is not an http(s) URL to resolve it against`},
 		{"firstboot.config=file:///c?x", `kernel command line firstboot.config=file:///c?x: "file:///c?x": a file URL takes no query or fragment`},
 	} {
 		_, err := parseCmdline(tc.cmdline)

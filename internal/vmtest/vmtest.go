@@ -100,11 +100,11 @@ func commandLine(workDir string, o Options) ([]string, error) {
 			return nil, err
 		}
 		args = append(args,
-			"-drive", "if=pflash,format=raw,readonly=on,file="+OVMFCode,
-			"-drive", "if=pflash,format=raw,file="+vars)
+			"-drive", "if=pflash,format=raw,readonly=on,file="+qemuOptValue(OVMFCode),
+			"-drive", "if=pflash,format=raw,file="+qemuOptValue(vars))
 	}
 	for i, d := range o.Disks {
-		args = append(args, "-drive", fmt.Sprintf("if=none,id=disk%d,format=raw,file=%s", i, d),
+		args = append(args, "-drive", fmt.Sprintf("if=none,id=disk%d,format=raw,file=%s", i, qemuOptValue(d)),
 			"-device", fmt.Sprintf("virtio-blk-pci,drive=disk%d,bootindex=%d", i, i+1))
 	}
 	if o.Kernel != "" {
@@ -248,3 +248,8 @@ func (vm *VM) Kill() {
 	}
 	vm.mu.Unlock()
 }
+
+// qemuOptValue escapes a value for a QEMU -drive option list, where a
+// comma separates options and ",," stands for a comma (t.TempDir names
+// carry the test's name, commas included).
+func qemuOptValue(s string) string { return strings.ReplaceAll(s, ",", ",,") }

@@ -47,16 +47,21 @@ import (
 )
 
 // Format writes <name>.iso.
-type Format struct {
-	install *Install
+type Format struct{ opts FormatOptions }
+
+// FormatOptions are the site's choices for the ISO.
+type FormatOptions struct {
+	// Install, when set, makes an installer that writes the raw disk
+	// layout to this target (see install.go) and boots live when it
+	// does not.
+	Install *Install
+	// State is the appliance.state value of a live boot: tmpfs ("" means
+	// it) or a state disk (bootparam.StateDiskPrefix).
+	State string
 }
 
-// New returns the ISO format that boots live.
-func New() *Format { return &Format{} }
-
-// NewInstaller returns the ISO format that installs to the disk target
-// names (see install.go) and boots live when it does not.
-func NewInstaller(target Install) *Format { return &Format{install: &target} }
+// New returns the ISO format.
+func New(opts FormatOptions) *Format { return &Format{opts: opts} }
 
 // Name implements output.Format.
 func (*Format) Name() string { return "iso" }
@@ -73,7 +78,7 @@ func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) (
 	}
 	defer os.RemoveAll(work)
 	name := in.Name + ".iso"
-	layout, err := Write(ctx, dir.Path(name), in, Options{WorkDir: work, Install: f.install})
+	layout, err := Write(ctx, dir.Path(name), in, Options{WorkDir: work, Install: f.opts.Install, State: f.opts.State})
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +100,8 @@ type Options struct {
 	// Install, when set, makes an installer ISO that writes the raw disk
 	// layout to this target.
 	Install *Install
+	// State is the appliance.state value of a live boot; "" means tmpfs.
+	State string
 }
 
 // Syslinux are the host paths of the isolinux files (Debian packages

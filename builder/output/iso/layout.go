@@ -82,7 +82,11 @@ func prepare(ctx context.Context, in output.Inputs, opts Options) (Layout, []gra
 	if l.VolumeID == "" {
 		return l, nil, fmt.Errorf("no volume ID: the site has no name")
 	}
-	l.Cmdline = output.KernelCmdline(bootparam.ISOSource(l.VolumeID, "/"+osImagePath), bootparam.StateTmpfs, "", in.Cmdline)
+	state := opts.State
+	if state == "" {
+		state = bootparam.StateTmpfs
+	}
+	l.Cmdline = output.KernelCmdline(bootparam.ISOSource(l.VolumeID, "/"+osImagePath), state, "", in.Cmdline)
 	var installGrafts []graft
 	if opts.Install != nil {
 		var err error

@@ -8,6 +8,8 @@
 //	initrd
 //	os.squashfs          the OS image (a hard link to the build's when it can be)
 //	os.squashfs.sha256   its digest, in sha256sum's format
+//	nodes/<role>.yaml    node configs (#cloud-config) for roles server and
+//	nodes/<host>.yaml    agent, and for inventory nodes with a MAC (nodes.go)
 //
 // The script names every file relative to its own URL: iPXE resolves a
 // relative URI against the current working URI, which is the script's URL
@@ -19,8 +21,11 @@
 // it. (iPXE's ${cwduri} would be exact, but it is newer than the iPXE
 // builds Debian 12 ships, in QEMU's ROMs too.) appliance.os.sha256 carries
 // the image's digest; the init refuses an image that does not match.
-// State lives in RAM (appliance.state=tmpfs). The OS image is never put in
-// the initramfs: the init downloads it into a tmpfs of its own.
+// The node config goes the same way: firstboot.config=nodes/<name>.yaml,
+// resolved by firstboot against appliance.os.base, with its digest.
+// State lives in RAM (appliance.state=tmpfs) unless Options.State names a
+// local disk. The OS image is never put in the initramfs: the init
+// downloads it into a tmpfs of its own.
 package pxe
 
 import (
@@ -38,16 +43,30 @@ import (
 	"github.com/ml-appliance/appliance/builder/output"
 	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
+	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 )
 
 // DirName is the bundle's directory in the output directory.
 const DirName = "pxe"
 
 // Format writes the PXE bundle.
-type Format struct{}
+type Format struct{ opts Options }
+
+// Options are the site's choices for netbooted nodes.
+type Options struct {
+	// State is the appliance.state value: bootparam.StateTmpfs ("" means
+	// it) or a state disk (bootparam.StateDiskPrefix).
+	State string
+	// DefaultRole is the role of a node the inventory does not list.
+	DefaultRole string
+	// Nodes are the inventory; those with a MAC get a node config of their own.
+	Nodes []Node
+	// UserData is #cloud-config content per role, added to its node configs.
+	UserData map[string][]byte
+}
 
 // New returns the PXE bundle format.
-func New() *Format { return &Format{} }
+func New(opts Options) *Format { return &Format{opts: opts} }
 
 // Name implements output.Format.
 func (*Format) Name() string { return "pxe" }
@@ -59,6 +78,8 @@ type Layout struct {
 	Cmdline string `json:"cmdline"`
 	// OSImageSHA256 is the digest the init checks the download against.
 	OSImageSHA256 string `json:"osImageSHA256"`
+	// NodeConfigs are the bundle's node configs (paths in it).
+	NodeConfigs []string `json:"nodeConfigs"`
 }
 
 // Build implements output.Format. The bundle is staged as one directory and
@@ -66,7 +87,7 @@ type Layout struct {
 // moved into the staging area (and removed with it) first, because a
 // directory cannot be renamed over a non-empty one; so while this build
 // runs, and if it fails, there is no pxe/ directory.
-func (*Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]report.Artifact, error) {
+func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]report.Artifact, error) {
 	scratch, err := dir.Scratch()
 	if err != nil {
 		return nil, err
@@ -80,7 +101,7 @@ func (*Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]
 			return nil, fmt.Errorf("pxe: move the previous bundle aside: %w", err)
 		}
 	}
-	layout, err := Write(ctx, dir.Path(DirName), in)
+	layout, err := Write(ctx, dir.Path(DirName), in, f.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +131,21 @@ func (*Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]
 }
 
 // Write makes the bundle in the directory path, which must not exist.
-func Write(ctx context.Context, path string, in output.Inputs) (Layout, error) {
-	if err := os.Mkdir(path, 0o755); err != nil {
+func Write(ctx context.Context, path string, in output.Inputs, opts Options) (Layout, error) {
+	if opts.State == "" {
+		opts.State = bootparam.StateTmpfs
+	}
+	if opts.DefaultRole == "" {
+		opts.DefaultRole = nodeconfig.RoleAgent
+	}
+	configs, err := nodeConfigs(in.Name, opts)
+	if err != nil {
 		return Layout{}, fmt.Errorf("pxe: %w", err)
+	}
+	for _, d := range []string{path, filepath.Join(path, NodesDir)} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return Layout{}, fmt.Errorf("pxe: %w", err)
+		}
 	}
 	for _, f := range []struct{ src, name string }{
 		{in.Kernel, bootparam.PXEKernel},
@@ -130,10 +163,14 @@ func Write(ctx context.Context, path string, in output.Inputs) (Layout, error) {
 	if err != nil {
 		return Layout{}, fmt.Errorf("pxe: %w", err)
 	}
-	l := Layout{OSImageSHA256: digest, Cmdline: Cmdline(digest, in.Cmdline)}
+	l := Layout{OSImageSHA256: digest, Cmdline: Cmdline(digest, opts.State, in.Cmdline)}
 	files := map[string]string{
 		bootparam.PXEOSImage + ".sha256": digest + "  " + bootparam.PXEOSImage + "\n",
-		bootparam.PXEBootScript:          Script(in.Name, l.Cmdline),
+		bootparam.PXEBootScript:          Script(in.Name, nodeSelection(opts, configs), l.Cmdline),
+	}
+	for _, c := range configs {
+		files[c.name] = string(c.data)
+		l.NodeConfigs = append(l.NodeConfigs, c.name)
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(path, name), []byte(content), 0o644); err != nil {
@@ -150,14 +187,19 @@ func Write(ctx context.Context, path string, in output.Inputs) (Layout, error) {
 	return l, nil
 }
 
-// Cmdline is the kernel command line of a netbooted node; ${filename} is
-// left for iPXE to expand.
-func Cmdline(osSHA256 string, extra []string) string {
+// argConfigSHA256 is firstboot's key for the node config's digest.
+const argConfigSHA256 = bootparam.ArgConfigSHA256
+
+// Cmdline is the kernel command line of a netbooted node; ${filename},
+// ${nodecfg} and ${nodecfgsum} are left for iPXE to expand.
+func Cmdline(osSHA256, state string, extra []string) string {
 	args := []string{
 		bootparam.ArgOS + "=" + bootparam.URLSourceKey + ":" + bootparam.PXEOSImage,
 		bootparam.ArgOSBase + "=${filename}",
 		bootparam.ArgOSSHA256 + "=" + osSHA256,
-		bootparam.ArgState + "=" + bootparam.StateTmpfs,
+		bootparam.ArgState + "=" + state,
+		bootparam.ArgConfig + "=${nodecfg}",
+		"${nodecfgsum}",
 	}
 	return strings.Join(append(args, extra...), " ")
 }
@@ -166,14 +208,16 @@ func Cmdline(osSHA256 string, extra []string) string {
 // line is for UEFI: the kernel's EFI stub loads the initrd iPXE downloaded
 // by that name (iPXE before 2021 offers it no other way); booted by BIOS,
 // the kernel gets the initrd from iPXE directly and ignores the argument.
-func Script(name, cmdline string) string {
+func Script(name, selection, cmdline string) string {
 	return fmt.Sprintf(`#!ipxe
 # %s: netboot the appliance. File names are relative to this script's URL.
-echo Booting %s over the network
+# The node config: this MAC's, else ${nodecfg} if already set, else the
+# default role's.
+%secho Booting %s over the network with ${nodecfg}
 kernel %s initrd=%s %s
 initrd %s
 boot
-`, name, name, bootparam.PXEKernel, bootparam.PXEInitrd, cmdline, bootparam.PXEInitrd)
+`, name, selection, name, bootparam.PXEKernel, bootparam.PXEInitrd, cmdline, bootparam.PXEInitrd)
 }
 
 // linkOrCopy hard-links src to dst, or copies it when they are on
@@ -196,6 +240,11 @@ func linkOrCopy(src, dst string) error {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
 	return nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func fileSHA256(path string) (string, error) {

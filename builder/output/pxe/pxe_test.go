@@ -13,6 +13,7 @@ import (
 
 	"github.com/ml-appliance/appliance/builder/outdir"
 	"github.com/ml-appliance/appliance/builder/output"
+	"github.com/ml-appliance/appliance/firstboot/cloudconfig"
 )
 
 func testInputs(t *testing.T, osContent string) output.Inputs {
@@ -44,7 +45,7 @@ func TestBuildBundle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		arts, err := New().Build(context.Background(), in, dir)
+		arts, err := New(Options{}).Build(context.Background(), in, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func TestBuildBundle(t *testing.T) {
 	}
 	script := mustRead(t, filepath.Join(bundle, "boot.ipxe"))
 	wantKernel := "kernel vmlinuz initrd=initrd appliance.os=url:os.squashfs appliance.os.base=${filename} appliance.os.sha256=" +
-		digest + " appliance.state=tmpfs console=ttyS0,115200\n"
+		digest + " appliance.state=tmpfs firstboot.config=${nodecfg} ${nodecfgsum} console=ttyS0,115200\n"
 	if !strings.HasPrefix(script, "#!ipxe\n") || !strings.Contains(script, wantKernel) || !strings.Contains(script, "\ninitrd initrd\nboot\n") {
 		t.Errorf("boot.ipxe =\n%s\nwant a line %q", script, wantKernel)
 	}
@@ -93,7 +94,7 @@ func TestBuildBundle(t *testing.T) {
 func TestWriteRefusesExistingDir(t *testing.T) {
 	in := testInputs(t, "x")
 	dir := t.TempDir()
-	if _, err := Write(context.Background(), dir, in); err == nil {
+	if _, err := Write(context.Background(), dir, in, Options{}); err == nil {
 		t.Errorf("Write into an existing directory: no error")
 	}
 }
@@ -105,4 +106,79 @@ func mustRead(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestNodeConfigs(t *testing.T) {
+	in := testInputs(t, "hsqs")
+	dir := filepath.Join(t.TempDir(), "pxe")
+	opts := Options{
+		State: "disk:auto", DefaultRole: "agent",
+		Nodes: []Node{
+			{Hostname: "ctrl-2", MAC: "52:54:00:00:00:02", Role: "server"},
+			{Hostname: "by-serial", Role: "agent"},
+		},
+		UserData: map[string][]byte{"agent": []byte("#cloud-config\n# GPU workers\nappliance:\n  node_labels: [gpu=true]\nruncmd: [[touch, /run/agent-ran]]\n")},
+	}
+	l, err := Write(context.Background(), dir, in, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"nodes/agent.yaml", "nodes/server.yaml", "nodes/ctrl-2.yaml"}; strings.Join(l.NodeConfigs, " ") != strings.Join(want, " ") {
+		t.Errorf("node configs %q, want %q", l.NodeConfigs, want)
+	}
+	script := mustRead(t, filepath.Join(dir, "boot.ipxe"))
+	for _, want := range []string{
+		"isset ${nodecfg} || set nodecfg nodes/agent.yaml\n",
+		"iseq ${mac} 52:54:00:00:00:02 && set nodecfg nodes/ctrl-2.yaml ||\n",
+		"appliance.state=disk:auto firstboot.config=${nodecfg} ${nodecfgsum} ",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("boot.ipxe lacks %q:\n%s", want, script)
+		}
+	}
+	for _, c := range []struct {
+		name, role string
+		contains   []string
+	}{
+		{"agent", "agent", []string{"gpu=true", "# GPU workers", "/run/agent-ran"}},
+		{"server", "server", nil},
+		{"ctrl-2", "", nil}, // the inventory decides a listed node's role
+	} {
+		data := mustRead(t, filepath.Join(dir, "nodes", c.name+".yaml"))
+		if want := "iseq ${nodecfg} nodes/" + c.name + ".yaml && set nodecfgsum firstboot.config.sha256=" + sha(data) + " ||\n"; !strings.Contains(script, want) {
+			t.Errorf("boot.ipxe lacks %q:\n%s", want, script)
+		}
+		cfg, warnings, err := cloudconfig.Parse(c.name, []byte(data))
+		if err != nil || len(warnings) > 0 {
+			t.Errorf("nodes/%s.yaml: %v %q\n%s", c.name, err, warnings, data)
+			continue
+		}
+		if cfg.Appliance.Role != c.role {
+			t.Errorf("nodes/%s.yaml: role %q, want %q\n%s", c.name, cfg.Appliance.Role, c.role, data)
+		}
+		for _, s := range c.contains {
+			if !strings.Contains(data, s) {
+				t.Errorf("nodes/%s.yaml lacks %q:\n%s", c.name, s, data)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nodes", "by-serial.yaml")); err == nil {
+		t.Errorf("a node without a MAC got a config iPXE cannot select")
+	}
+}
+
+func TestNodeConfigErrors(t *testing.T) {
+	for name, c := range map[string]struct {
+		opts Options
+		err  string
+	}{
+		"not a mapping": {Options{UserData: map[string][]byte{"agent": []byte("#cloud-config\n- a\n")}}, "user-data for role agent: want a mapping at the top"},
+		"bad value":     {Options{UserData: map[string][]byte{"server": []byte("#cloud-config\nruncmd: 7\n")}}, "node config for role server line 4: runcmd"},
+		"name clash":    {Options{Nodes: []Node{{Hostname: "agent", MAC: "52:54:00:00:00:09", Role: "agent"}}}, `inventory node "agent": the name is taken`},
+	} {
+		_, err := Write(context.Background(), filepath.Join(t.TempDir(), "pxe"), testInputs(t, "x"), c.opts)
+		if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: error %v, want %q", name, err, c.err)
+		}
+	}
 }
