@@ -138,6 +138,11 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 	if b.site.OS.Initramfs.RescueShell {
 		in.Cmdline = append(append([]string{}, in.Cmdline...), rescueCmdline)
 	}
+	if servesPXE(b.site) {
+		if err := b.addServableBundle(ctx, tree, in); err != nil {
+			return nil, err
+		}
+	}
 	if in.OSImage, err = b.writeOSImage(ctx, tree); err != nil {
 		return nil, err
 	}

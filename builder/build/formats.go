@@ -1,9 +1,6 @@
 package build
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/ml-appliance/appliance/builder/doctor"
 	"github.com/ml-appliance/appliance/builder/output"
 	"github.com/ml-appliance/appliance/builder/output/iso"
@@ -37,29 +34,15 @@ func formats(s *site.Site) ([]output.Format, error) {
 	return fs, nil
 }
 
-// pxeOptions are the bundle's choices from the site: state, roles and the
-// operator's per-role user-data (checked when the site was validated).
-func pxeOptions(s *site.Site, o *site.PXEOutput) (pxe.Options, error) {
-	opts := pxe.Options{State: o.State.StateArg(), DefaultRole: s.Cluster.DefaultRole, UserData: map[string][]byte{}}
-	for _, n := range s.Cluster.Nodes {
-		opts.Nodes = append(opts.Nodes, pxe.Node{Hostname: n.Hostname, MAC: n.MAC, Role: n.Role})
-	}
-	for role, path := range o.UserData {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return opts, fmt.Errorf("outputs.pxe.userData.%s: %w", role, err)
-		}
-		opts.UserData[role] = data
-	}
-	return opts, nil
-}
-
 // formatTools are the host tools of the formats s enables; nil s means
 // every format's (for `builder doctor`).
 func formatTools(s *site.Site) []doctor.Tool {
 	var tools []doctor.Tool
 	if s == nil || s.Outputs.ISO != nil {
 		tools = append(tools, iso.HostTools()...)
+	}
+	if s == nil || servesPXE(s) {
+		tools = append(tools, pxeTools()...)
 	}
 	return tools
 }

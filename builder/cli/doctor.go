@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ml-appliance/appliance/builder/bootserver"
 	"github.com/ml-appliance/appliance/builder/build"
 	"github.com/ml-appliance/appliance/builder/doctor"
 )
@@ -16,7 +15,7 @@ func newDoctorCmd() *cobra.Command {
 		Short: "Check that this host has the programs a build needs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			results, err := doctor.Check(append(build.HostTools(), bootserver.HostFiles()...), nil)
+			results, err := doctor.Check(build.HostTools(), nil)
 			for _, r := range results {
 				status := "missing (apt-get install " + r.Package + ")"
 				if r.Found() {

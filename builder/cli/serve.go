@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ml-appliance/appliance/builder/bootserver"
+	"github.com/ml-appliance/appliance/internal/bootserver"
 )
 
 func newServeCmd() *cobra.Command {

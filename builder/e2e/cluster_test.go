@@ -40,6 +40,18 @@ func k3sStandIn(t *testing.T, dir string) (binary, airgap string) {
 	return binary, tarFile + ".zst"
 }
 
+// withStandInK3s returns a site edit for boot tests of K3s roles: the
+// cloud kernel, and the K3s test double built into dir.
+func withStandInK3s(t *testing.T, dir string) func(doc map[string]any) {
+	t.Helper()
+	binary, airgap := k3sStandIn(t, dir)
+	cloud := withCloudKernel(t)
+	return func(doc map[string]any) {
+		cloud(doc)
+		doc["k3s"] = map[string]any{"binary": binary, "airgap": airgap}
+	}
+}
+
 // seedDisk makes a NoCloud seed: an iso9660 filesystem labelled cidata
 // holding meta-data and user-data, attached as a plain disk.
 func seedDisk(t *testing.T, dir, metaData, userData string) string {
@@ -104,11 +116,9 @@ func TestClusterRolesWithStandInK3s(t *testing.T) {
 		t.Skip("boots VMs")
 	}
 	work := t.TempDir()
-	binary, airgap := k3sStandIn(t, work)
-	cloud := withCloudKernel(t)
+	standIn := withStandInK3s(t, work)
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
-		cloud(doc)
-		doc["k3s"] = map[string]any{"binary": binary, "airgap": airgap}
+		standIn(doc)
 		doc["cluster"].(map[string]any)["server"] = "https://10.0.2.15:6443"
 	})
 	out := filepath.Join(work, "out")

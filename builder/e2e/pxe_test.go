@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,7 +19,7 @@ import (
 
 	"github.com/ml-appliance/appliance/internal/netns"
 
-	"github.com/ml-appliance/appliance/builder/bootserver"
+	"github.com/ml-appliance/appliance/internal/bootserver"
 	"github.com/ml-appliance/appliance/internal/vmtest"
 )
 
@@ -55,7 +56,7 @@ func TestHelperPXEBootServer(t *testing.T) {
 			if os.Getenv(pxeFaultsEnv) == "" {
 				return h
 			}
-			return &faultyOSImage{next: h}
+			return &faultyBundle{next: h}
 		},
 	})
 	if err != nil {
@@ -68,26 +69,37 @@ func TestHelperPXEBootServer(t *testing.T) {
 	}
 }
 
-// faultyOSImage is the boot server's HTTP handler with two faults: the
+// faultyBundle is the boot server's HTTP handler with three faults: the
+// first request for the kernel gets a 503 (iPXE's script retries), the
 // first OS image download stops after 8 MiB (the connection is cut, the
 // Content-Length promised the whole image), the second has one byte
-// flipped. Later downloads are served as they are.
-type faultyOSImage struct {
-	next http.Handler
-	mu   sync.Mutex
-	gets int
+// flipped (the init retries both). Later requests are served as they are.
+type faultyBundle struct {
+	next          http.Handler
+	mu            sync.Mutex
+	kernels, gets int
 }
 
-func (f *faultyOSImage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet || r.URL.Path != "/os.squashfs" {
-		f.next.ServeHTTP(w, r)
+func (f *faultyBundle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	var kernels, gets int
+	if r.Method == http.MethodGet {
+		switch r.URL.Path {
+		case "/vmlinuz":
+			f.kernels++
+			kernels = f.kernels
+		case "/os.squashfs":
+			f.gets++
+			gets = f.gets
+		}
+	}
+	f.mu.Unlock()
+	if kernels == 1 {
+		fmt.Fprintln(os.Stderr, "fault: 503 for this kernel request")
+		http.Error(w, "fault injected by the test", http.StatusServiceUnavailable)
 		return
 	}
-	f.mu.Lock()
-	f.gets++
-	n := f.gets
-	f.mu.Unlock()
-	switch n {
+	switch gets {
 	case 1:
 		fmt.Fprintln(os.Stderr, "fault: truncating this download after 8 MiB")
 		f.next.ServeHTTP(&cutWriter{ResponseWriter: w, left: 8 << 20}, r)
@@ -146,15 +158,7 @@ func (f *flipWriter) Write(p []byte) (int, error) {
 //  3. SeaBIOS again with the first VM's disk: the STATE partition is
 //     reused and firstboot takes its recorded role.
 func TestPXEBootsAgent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots a VM")
-	}
-	if os.Getuid() != 0 {
-		// Fail, not skip: `make test` runs as root (it installs packages),
-		// and a skipped boot test reported as passing would hide a broken
-		// netboot. `go test -short` leaves VM tests out.
-		t.Fatal("needs root for a network namespace: run as root, or with -short")
-	}
+	needNetnsVMs(t)
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
 		withCloudKernel(t)(doc)
@@ -192,7 +196,23 @@ func TestPXEBootsAgent(t *testing.T) {
 	}
 	ok := t.Run("SeaBIOS: new state disk, faulty downloads", func(t *testing.T) {
 		vm, vmStart := pxeStart(t, ns, false, disk)
-		defer vm.Kill()
+		// iPXE's script got a 503 for the kernel and tried again.
+		// The fault handler answers the 503 itself, so the server's request
+		// log has only the 200; the fault says so on its own line.
+		kernel := regexp.MustCompile(`fault: (503) for this kernel request|path=/vmlinuz status=(\d+)`)
+		for deadline := time.Now().Add(bootTimeout); ; time.Sleep(time.Second) {
+			var statuses []string
+			for _, m := range kernel.FindAllStringSubmatch(serverLog.String(), -1) {
+				statuses = append(statuses, m[1]+m[2])
+			}
+			if strings.Join(statuses, " ") == "503 200" {
+				t.Log("iPXE: kernel request 1 got 503, request 2 got 200")
+				break
+			}
+			if time.Now().After(deadline) || len(statuses) > 2 || (len(statuses) == 2 && statuses[1] != "200") {
+				t.Fatalf("kernel requests got %q, want a 503 then a 200", statuses)
+			}
+		}
 		get := `^appliance-init: GET http://` + pxeServerIP + `:8080/os\.squashfs `
 		for _, retry := range []string{
 			`failed: (truncated: \d+ of \d+ bytes|after \d+ bytes).*; retry 2/10 in 1s$`,
@@ -210,7 +230,6 @@ func TestPXEBootsAgent(t *testing.T) {
 	})
 	t.Run("OVMF: no disk, state in RAM", func(t *testing.T) {
 		vm, vmStart := pxeStart(t, ns, true, "")
-		defer vm.Kill()
 		pxeExpectImage(t, vm, digest)
 		expect(t, vm, `^appliance-init: state: no state disk \(auto\): no empty non-removable disk`, 0, bootTimeout)
 		expect(t, vm, `^appliance-init: state in RAM`, 0, bootTimeout)
@@ -221,7 +240,6 @@ func TestPXEBootsAgent(t *testing.T) {
 	}
 	t.Run("SeaBIOS: state disk reused", func(t *testing.T) {
 		vm, vmStart := pxeStart(t, ns, false, disk)
-		defer vm.Kill()
 		pxeExpectImage(t, vm, digest)
 		expect(t, vm, `^appliance-init: state: using /dev/vda1 \(STATE partition of /dev/vda\)$`, 0, bootTimeout)
 		expect(t, vm, consoleLine+`firstboot: role=agent hostname=single-node-123456 \(recorded\)$`, 0, bootTimeout)
@@ -229,11 +247,24 @@ func TestPXEBootsAgent(t *testing.T) {
 	})
 }
 
+// needNetnsVMs skips a test that boots VMs in a network namespace under
+// -short, and fails it without root. Fail, not skip: `make test` runs as
+// root (it installs packages), and a skipped boot test reported as passing
+// would hide a broken netboot.
+func needNetnsVMs(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots VMs")
+	}
+	if os.Getuid() != 0 {
+		t.Fatal("needs root for a network namespace: run as root, or with -short")
+	}
+}
+
 // pxeStart netboots a VM in ns under SeaBIOS or OVMF, with disk (a raw
 // image file) attached unless it is "".
 func pxeStart(t *testing.T, ns string, uefi bool, disk string) (*vmtest.VM, time.Time) {
 	t.Helper()
-	var vm *vmtest.VM
 	opts := vmtest.Options{
 		UEFI: uefi, MemoryMiB: 2048,
 		Extra: []string{
@@ -245,6 +276,19 @@ func pxeStart(t *testing.T, ns string, uefi bool, disk string) (*vmtest.VM, time
 	if disk != "" {
 		opts.Disks = []string{disk}
 	}
+	vm := startInNetns(t, ns, opts)
+	start := time.Now()
+	if uefi {
+		expect(t, vm, `\] efi: EFI v\d`, 0, bootTimeout)
+	}
+	return vm, start
+}
+
+// startInNetns starts a VM in ns; it is killed at the (sub)test's cleanup,
+// so a later subtest can reuse its disk.
+func startInNetns(t *testing.T, ns string, opts vmtest.Options) *vmtest.VM {
+	t.Helper()
+	var vm *vmtest.VM
 	err := netns.Do(ns, func() error {
 		var err error
 		// QEMU is forked from this thread, so it runs in the namespace.
@@ -254,11 +298,8 @@ func pxeStart(t *testing.T, ns string, uefi bool, disk string) (*vmtest.VM, time
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	if uefi {
-		expect(t, vm, `\] efi: EFI v\d`, 0, bootTimeout)
-	}
-	return vm, start
+	t.Cleanup(vm.Kill)
+	return vm
 }
 
 // pxeExpectImage waits for the OS image's download and check.
@@ -281,21 +322,28 @@ func pxeExpectDone(t *testing.T, vm *vmtest.VM, vmStart time.Time) {
 // tap for QEMU on it.
 func pxeNetns(t *testing.T) string {
 	t.Helper()
+	return bridgeNetns(t, pxeServerIP+"/24", pxeTap)
+}
+
+// bridgeNetns makes a namespace with a bridge, with address cidr unless it
+// is "", and the taps on it.
+func bridgeNetns(t *testing.T, cidr string, taps ...string) string {
+	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatal("needs ip: install the Debian package iproute2")
 	}
 	ns := fmt.Sprintf("e2e-pxe-%d", os.Getpid())
 	run(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	for _, args := range [][]string{
-		{"link", "set", "lo", "up"},
-		{"link", "add", pxeBridge, "type", "bridge"},
-		{"tuntap", "add", "dev", pxeTap, "mode", "tap"},
-		{"link", "set", pxeTap, "master", pxeBridge},
-		{"addr", "add", pxeServerIP + "/24", "dev", pxeBridge},
-		{"link", "set", pxeTap, "up"},
-		{"link", "set", pxeBridge, "up"},
-	} {
+	cmds := [][]string{{"link", "set", "lo", "up"}, {"link", "add", pxeBridge, "type", "bridge"}}
+	for _, tap := range taps {
+		cmds = append(cmds, []string{"tuntap", "add", "dev", tap, "mode", "tap"}, []string{"link", "set", tap, "master", pxeBridge}, []string{"link", "set", tap, "up"})
+	}
+	if cidr != "" {
+		cmds = append(cmds, []string{"addr", "add", cidr, "dev", pxeBridge})
+	}
+	cmds = append(cmds, []string{"link", "set", pxeBridge, "up"})
+	for _, args := range cmds {
 		run(t, "ip", append([]string{"-n", ns}, args...)...)
 	}
 	return ns

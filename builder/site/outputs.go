@@ -1,8 +1,12 @@
 package site
 
 import (
+	"errors"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
 	"github.com/ml-appliance/appliance/firstboot/cloudconfig"
@@ -48,6 +52,25 @@ type PXEOutput struct {
 	// UserData adds a #cloud-config file to the node configs of a role
 	// (server or agent): role -> path, relative to site.yaml.
 	UserData map[string]string `yaml:"userData"`
+	// ServeFromInitServer bakes the bundle into the image: the initial
+	// server serves it, with its own OS image, so workers netboot from it.
+	ServeFromInitServer bool `yaml:"serveFromInitServer"`
+	// Serve is how the initial server serves it.
+	Serve PXEServe `yaml:"serve"`
+}
+
+// PXEServe configures the initial server's boot server.
+type PXEServe struct {
+	// DHCP is "proxy" (the default: answer PXE clients beside the site's
+	// DHCP server), "full" (hand out Range on an isolated network; router
+	// and DNS from cluster.network) or "off" (the site's DHCP server
+	// points PXE clients at the boot script itself).
+	DHCP string `yaml:"dhcp"`
+	// Interface to serve DHCP on; "" means the interface of the default
+	// route, else the first with an IPv4 address.
+	Interface string `yaml:"interface"`
+	// Range is full DHCP's address range, "FIRST-LAST".
+	Range string `yaml:"range"`
 }
 
 // DiskTarget chooses a local disk: the one an installer ISO writes to, or
@@ -83,6 +106,9 @@ const sectorSize = 512
 func (o *Outputs) setDefaults(*Site) {
 	if *o == (Outputs{}) {
 		o.Raw = &RawOutput{}
+	}
+	if o.PXE != nil && o.PXE.Serve.DHCP == "" {
+		o.PXE.Serve.DHCP = "proxy"
 	}
 	for _, d := range o.diskTargets() {
 		if d.target != nil && d.target.Device == "" {
@@ -129,6 +155,7 @@ func (o *Outputs) validate(v *validator) {
 		}
 	}
 	if o.PXE != nil {
+		o.PXE.Serve.validate(v)
 		for _, role := range sortedKeys(o.PXE.UserData) {
 			field := "outputs.pxe.userData." + role
 			if role != nodeconfig.RoleServer && role != nodeconfig.RoleAgent {
@@ -174,4 +201,33 @@ func (o *Outputs) resolvePaths(dir string) {
 			o.PXE.UserData[role] = filepath.Join(dir, p)
 		}
 	}
+}
+
+func (p *PXEServe) validate(v *validator) {
+	switch p.DHCP {
+	case "proxy", "off":
+	case "full":
+		if err := checkRange(p.Range); err != nil {
+			v.errorf("outputs.pxe.serve.range", "%v", err)
+		}
+	default:
+		v.errorf("outputs.pxe.serve.dhcp", "%q: want proxy, full or off", p.DHCP)
+	}
+	if p.DHCP != "full" && p.Range != "" {
+		v.errorf("outputs.pxe.serve.range", "only full DHCP hands out addresses (dhcp: full)")
+	}
+}
+
+// checkRange checks a DHCP range "FIRST-LAST" of IPv4 addresses.
+func checkRange(s string) error {
+	if s == "" {
+		return errors.New("full DHCP needs a range, e.g. 10.0.0.100-10.0.0.200")
+	}
+	lo, hi, ok := strings.Cut(s, "-")
+	first, err1 := netip.ParseAddr(strings.TrimSpace(lo))
+	last, err2 := netip.ParseAddr(strings.TrimSpace(hi))
+	if !ok || err1 != nil || err2 != nil || !first.Is4() || !last.Is4() || last.Less(first) {
+		return fmt.Errorf("%q: want FIRST-LAST, two IPv4 addresses, the first not above the last", s)
+	}
+	return nil
 }

@@ -70,6 +70,9 @@ func TestPXEOutput(t *testing.T) {
 	withRole := write("role.yaml", "#cloud-config\nappliance: {role: server}\n")
 
 	s := checkLoad(t, valid+"outputs:\n  pxe:\n    state: {}\n    userData: {agent: "+good+"}\n", "", nil)
+	if got := s.Outputs.PXE.Serve.DHCP; got != "proxy" {
+		t.Errorf("serve.dhcp defaults to %q, want proxy", got)
+	}
 	if got := s.Outputs.PXE.State.StateArg(); got != "disk:auto" {
 		t.Errorf("state %q, want disk:auto", got)
 	}
@@ -78,6 +81,11 @@ func TestPXEOutput(t *testing.T) {
 		{"unknown role", "outputs:\n  pxe:\n    userData: {worker: " + good + "}\n", `site.yaml:13: outputs.pxe.userData.worker: unknown role "worker": want server or agent`},
 		{"bad user-data", "outputs:\n  pxe:\n    userData: {agent: " + bad + "}\n", "site.yaml:13: outputs.pxe.userData.agent: " + bad + " line 2: runcmd: want a list, got \"7\""},
 		{"user-data sets the role", "outputs:\n  pxe:\n    userData: {agent: " + withRole + "}\n", "site.yaml:13: outputs.pxe.userData.agent: " + withRole + " sets appliance.role: the bundle sets each role's config's role itself"},
+		{"bad dhcp mode", "outputs:\n  pxe:\n    serve: {dhcp: yes}\n", `site.yaml:13: outputs.pxe.serve.dhcp: "yes": want proxy, full or off`},
+		{"full dhcp without a range", "outputs:\n  pxe:\n    serve: {dhcp: full}\n", `site.yaml:13: outputs.pxe.serve.range: full DHCP needs a range, e.g. 10.0.0.100-10.0.0.200`},
+		{"full dhcp with a bad range", "outputs:\n  pxe:\n    serve: {dhcp: full, range: 10.0.0.9-10.0.0.1}\n", `site.yaml:13: outputs.pxe.serve.range: "10.0.0.9-10.0.0.1": want FIRST-LAST, two IPv4 addresses, the first not above the last`},
+		{"a range without full dhcp", "outputs:\n  pxe:\n    serve: {range: 10.0.0.1-10.0.0.9}\n", `site.yaml:13: outputs.pxe.serve.range: only full DHCP hands out addresses (dhcp: full)`},
+		{"serving from the initial server needs K3s", "outputs:\n  pxe: {serveFromInitServer: true}\n", `site.yaml:12: outputs.pxe.serveFromInitServer: the initial server is a K3s role: add a k3s section`},
 		{"missing user-data", "outputs:\n  pxe:\n    userData: {agent: " + dir + "/none.yaml}\n", "site.yaml:13: outputs.pxe.userData.agent: open " + dir + "/none.yaml: no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkLoad(t, valid+tc.outputs, tc.err, nil) })

@@ -143,6 +143,9 @@ func (s *Site) check() *report {
 			c.validate(v)
 		}
 	}
+	if p := s.Outputs.PXE; p != nil && p.ServeFromInitServer && !s.K3s.Enabled() {
+		v.errorf("outputs.pxe.serveFromInitServer", "the initial server is a K3s role: add a k3s section")
+	}
 	if len(s.Platform.Enabled()) > 0 && !s.K3s.Enabled() {
 		v.errorf("platform", "the platform runs on K3s: add a k3s section")
 	}

@@ -205,6 +205,7 @@ func Steps() []Step {
 		{Name: "k3s-config", Phase: EveryBoot, Run: k3sConfig},
 		{Name: "default-route", Phase: EveryBoot, Run: defaultRoute},
 		{Name: "k3s-start", Phase: EveryBoot, Run: k3sStart},
+		{Name: "pxe-server", Phase: EveryBoot, Run: pxeServer},
 		{Name: "runcmd", Phase: Once, Run: runcmd},
 		{Name: "first-boot", Phase: Once, Run: firstBootMarker, Restore: reportFirstBoot},
 	}

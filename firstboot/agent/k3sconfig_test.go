@@ -248,3 +248,32 @@ func TestInventoryAddressWithoutClusterNetwork(t *testing.T) {
 		t.Errorf("inventory network file = %q, want the address and no gateway", got)
 	}
 }
+
+func TestPXEServerOnTheInitialServerOnly(t *testing.T) {
+	for _, c := range []struct {
+		mac, want string
+		queued    bool
+	}{
+		{"52:54:00:00:00:01", "firstboot: pxe-server: appliance-pxe.service queued: workers netboot from this node\n", true},
+		{"52:54:00:00:00:02", "firstboot: pxe-server: this image carries a PXE bundle; the initial server serves it, not this node\n", false},
+	} {
+		root := newRoot(t, fixture{config: clusterConfig(), nics: map[string]string{"eth0": c.mac}})
+		withK3s(t, root)
+		writeTestFile(t, root, payload.PXEDir+"/"+payload.PXEServeConfigFile, `{"dhcp":"proxy"}`)
+		env := newTestEnv(root, &bytes.Buffer{}, testClock)
+		printed := runBoot(t, env)
+		if !strings.Contains(printed, c.want) {
+			t.Errorf("%s: output lacks %q:\n%s", c.mac, c.want, printed)
+		}
+		calls := strings.Join(env.Runner.(*keygenRunnerDouble).calls, "\n")
+		if got := strings.Contains(calls, "systemctl start --no-block appliance-pxe.service"); got != c.queued {
+			t.Errorf("%s: PXE server queued %v, want %v:\n%s", c.mac, got, c.queued, calls)
+		}
+	}
+	// Without the bundle in the image, the step says nothing.
+	root := newRoot(t, fixture{config: clusterConfig(), nics: map[string]string{"eth0": "52:54:00:00:00:01"}})
+	withK3s(t, root)
+	if printed := runBoot(t, newTestEnv(root, &bytes.Buffer{}, testClock)); strings.Contains(printed, "pxe-server") {
+		t.Errorf("no bundle, yet:\n%s", printed)
+	}
+}

@@ -19,7 +19,7 @@ import (
 // moves into the new root, so the booted system still sees the mounts.
 const (
 	newRoot      = "/newroot"
-	osMount      = "/run/appliance/os"
+	osMount      = bootparam.OSMount
 	overlayMount = "/run/appliance/overlay"
 	// ramStateMount holds the persistent paths when state is in RAM.
 	ramStateMount = "/run/appliance/ram-state"

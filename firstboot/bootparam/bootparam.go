@@ -105,6 +105,10 @@ const (
 	// StateMount is where the init leaves the STATE filesystem mounted for
 	// the booted system (it moves /run into the new root, systemd keeps it).
 	StateMount = "/run/appliance/state"
+	// OSMount is where the init mounts the OS image (squashfs) under the
+	// overlay root; its source is the device or loop device the node
+	// booted from.
+	OSMount = "/run/appliance/os"
 )
 
 // Persistent is a path of the booted system that lives on STATE. The init

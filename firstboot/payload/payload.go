@@ -58,6 +58,9 @@ var unit string
 //go:embed firstboot-platform.service
 var platformUnit string
 
+//go:embed appliance-pxe.service
+var pxeUnit string
+
 // File is one file of the payload. A symlink has Mode with fs.ModeSymlink set
 // and Linkname; a regular file has Content.
 type File struct {
@@ -73,6 +76,7 @@ func Files() []File {
 		{Path: SSHDSnippetPath, Mode: 0o644, Content: []byte(sshdSnippet())},
 		{Path: UnitWantsPath, Mode: fs.ModeSymlink | 0o777, Linkname: UnitPath},
 		{Path: MachineIDCommitMask, Mode: fs.ModeSymlink | 0o777, Linkname: "/dev/null"},
+		{Path: PXEUnitPath, Mode: 0o644, Content: []byte(pxeUnit)},
 		{Path: PlatformUnitPath, Mode: 0o644, Content: []byte(platformUnit)},
 		{Path: UnitPath, Mode: 0o644, Content: []byte(unit)},
 	}

@@ -132,12 +132,7 @@ func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) (
 
 // Write makes the bundle in the directory path, which must not exist.
 func Write(ctx context.Context, path string, in output.Inputs, opts Options) (Layout, error) {
-	if opts.State == "" {
-		opts.State = bootparam.StateTmpfs
-	}
-	if opts.DefaultRole == "" {
-		opts.DefaultRole = nodeconfig.RoleAgent
-	}
+	opts = withDefaults(opts)
 	configs, err := nodeConfigs(in.Name, opts)
 	if err != nil {
 		return Layout{}, fmt.Errorf("pxe: %w", err)
@@ -172,19 +167,37 @@ func Write(ctx context.Context, path string, in output.Inputs, opts Options) (La
 		files[c.name] = string(c.data)
 		l.NodeConfigs = append(l.NodeConfigs, c.name)
 	}
+	if err := writeFiles(path, files, in); err != nil {
+		return Layout{}, err
+	}
+	return l, nil
+}
+
+func withDefaults(opts Options) Options {
+	if opts.State == "" {
+		opts.State = bootparam.StateTmpfs
+	}
+	if opts.DefaultRole == "" {
+		opts.DefaultRole = nodeconfig.RoleAgent
+	}
+	return opts
+}
+
+// writeFiles writes files (path in dir -> content) with in.ModTime.
+func writeFiles(dir string, files map[string]string, in output.Inputs) error {
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(path, name), []byte(content), 0o644); err != nil {
-			return Layout{}, fmt.Errorf("pxe: %w", err)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("pxe: %w", err)
 		}
 	}
 	if !in.ModTime.IsZero() {
 		for name := range files {
-			if err := os.Chtimes(filepath.Join(path, name), in.ModTime, in.ModTime); err != nil {
-				return Layout{}, fmt.Errorf("pxe: %w", err)
+			if err := os.Chtimes(filepath.Join(dir, name), in.ModTime, in.ModTime); err != nil {
+				return fmt.Errorf("pxe: %w", err)
 			}
 		}
 	}
-	return l, nil
+	return nil
 }
 
 // argConfigSHA256 is firstboot's key for the node config's digest.
@@ -208,16 +221,26 @@ func Cmdline(osSHA256, state string, extra []string) string {
 // line is for UEFI: the kernel's EFI stub loads the initrd iPXE downloaded
 // by that name (iPXE before 2021 offers it no other way); booted by BIOS,
 // the kernel gets the initrd from iPXE directly and ignores the argument.
+// A failed download or boot says so and starts over after 5 seconds,
+// so a node waits out a busy or restarting server instead of falling
+// through to the next boot device. (sleep and imgfree may be left out of
+// an iPXE build: each is allowed to fail.)
 func Script(name, selection, cmdline string) string {
 	return fmt.Sprintf(`#!ipxe
 # %s: netboot the appliance. File names are relative to this script's URL.
 # The node config: this MAC's, else ${nodecfg} if already set, else the
 # default role's.
-%secho Booting %s over the network with ${nodecfg}
-kernel %s initrd=%s %s
-initrd %s
-boot
-`, name, selection, name, bootparam.PXEKernel, bootparam.PXEInitrd, cmdline, bootparam.PXEInitrd)
+%s:boot
+echo Booting %s over the network with ${nodecfg}
+kernel %s initrd=%s %s || goto retry
+initrd %s || goto retry
+boot || goto retry
+:retry
+echo %s: netboot failed (see above); retrying in 5 seconds
+imgfree ||
+sleep 5 ||
+goto boot
+`, name, selection, name, bootparam.PXEKernel, bootparam.PXEInitrd, cmdline, bootparam.PXEInitrd, name)
 }
 
 // linkOrCopy hard-links src to dst, or copies it when they are on

@@ -14,6 +14,7 @@ import (
 	"github.com/ml-appliance/appliance/builder/outdir"
 	"github.com/ml-appliance/appliance/builder/output"
 	"github.com/ml-appliance/appliance/firstboot/cloudconfig"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 func testInputs(t *testing.T, osContent string) output.Inputs {
@@ -64,8 +65,8 @@ func TestBuildBundle(t *testing.T) {
 	}
 	script := mustRead(t, filepath.Join(bundle, "boot.ipxe"))
 	wantKernel := "kernel vmlinuz initrd=initrd appliance.os=url:os.squashfs appliance.os.base=${filename} appliance.os.sha256=" +
-		digest + " appliance.state=tmpfs firstboot.config=${nodecfg} ${nodecfgsum} console=ttyS0,115200\n"
-	if !strings.HasPrefix(script, "#!ipxe\n") || !strings.Contains(script, wantKernel) || !strings.Contains(script, "\ninitrd initrd\nboot\n") {
+		digest + " appliance.state=tmpfs firstboot.config=${nodecfg} ${nodecfgsum} console=ttyS0,115200 || goto retry\n"
+	if !strings.HasPrefix(script, "#!ipxe\n") || !strings.Contains(script, wantKernel) || !strings.Contains(script, "\ninitrd initrd || goto retry\nboot || goto retry\n:retry\n") {
 		t.Errorf("boot.ipxe =\n%s\nwant a line %q", script, wantKernel)
 	}
 	for name, want := range map[string]string{"vmlinuz": "kernel", "initrd": "initramfs", "os.squashfs": "hsqs image one"} {
@@ -180,5 +181,48 @@ func TestNodeConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: error %v, want %q", name, err, c.err)
 		}
+	}
+}
+
+func TestWriteServable(t *testing.T) {
+	in := testInputs(t, "hsqs")
+	tftp := t.TempDir()
+	for _, b := range TFTPBinaries {
+		os.WriteFile(filepath.Join(tftp, b), []byte("ipxe "+b), 0o644)
+	}
+	dir := filepath.Join(t.TempDir(), "pxe")
+	err := WriteServable(context.Background(), dir, in, ServableOptions{
+		Options:    Options{DefaultRole: "agent"},
+		Serve:      payload.PXEServeConfig{DHCP: "full", Range: "10.0.0.100-10.0.0.199", Router: "10.0.0.1"},
+		TFTPSource: tftp,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"vmlinuz": "kernel", "initrd": "initramfs", "tftp/undionly.kpxe": "ipxe undionly.kpxe", "tftp/ipxe.efi": "ipxe ipxe.efi",
+		"serve.json": "{\n  \"dhcp\": \"full\",\n  \"range\": \"10.0.0.100-10.0.0.199\",\n  \"router\": \"10.0.0.1\"\n}\n",
+	} {
+		if got := mustRead(t, filepath.Join(dir, name)); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	// The OS image is the serving node's own: not in the bundle, and its
+	// digest is left for firstboot serve-pxe to fill in.
+	if _, err := os.Stat(filepath.Join(dir, "os.squashfs")); err == nil {
+		t.Error("the in-image bundle holds an OS image")
+	}
+	script := mustRead(t, filepath.Join(dir, "boot.ipxe.in"))
+	if !strings.Contains(script, "appliance.os.sha256=@OS_SHA256@ ") || !strings.Contains(script, "iseq ${nodecfg} nodes/agent.yaml && set nodecfgsum firstboot.config.sha256=") {
+		t.Errorf("boot.ipxe.in:\n%s", script)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nodes", "server.yaml")); err != nil {
+		t.Error(err)
+	}
+	// A missing iPXE binary fails the build.
+	os.Remove(filepath.Join(tftp, "ipxe.efi"))
+	err = WriteServable(context.Background(), filepath.Join(t.TempDir(), "pxe"), in, ServableOptions{TFTPSource: tftp})
+	if err == nil || !strings.Contains(err.Error(), "tftp/ipxe.efi") {
+		t.Errorf("without ipxe.efi: %v", err)
 	}
 }

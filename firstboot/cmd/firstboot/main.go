@@ -48,7 +48,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
-	root.AddCommand(newRunCmd(), newPlatformCmd(), newStatusCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newPlatformCmd(), newStatusCmd(), newServePXECmd(), newVersionCmd())
 	return root
 }
 
@@ -59,22 +59,31 @@ func newRunCmd() *cobra.Command {
 		Short: "Run the node agent's steps",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, con, closeConsole, err := withConsole(cmd.OutOrStdout(), console)
-			if err != nil {
-				return err
-			}
-			defer closeConsole()
-			err = agent.Run(cmd.Context(), agent.NewEnv(root, out))
-			if err != nil && con != nil {
-				fmt.Fprintf(con, "firstboot: error: %v\n", err)
-			}
-			return err
+			return onConsole(cmd, console, "firstboot: error: ", func(out io.Writer) error {
+				return agent.Run(cmd.Context(), agent.NewEnv(root, out))
+			})
 		},
 	}
 	cmd.Flags().StringVar(&root, "root", "/", "host root directory (the kernel hostname is set only for /)")
 	cmd.Flags().StringVar(&console, "console", "",
 		"also write each line to this terminal (the service passes /dev/console, so operators see plain `firstboot:` lines)")
 	return cmd
+}
+
+// onConsole runs f with the command's output, also written to the console
+// device when one is named; f's error goes to the console too, after
+// prefix, since operators watch it there.
+func onConsole(cmd *cobra.Command, console, prefix string, f func(out io.Writer) error) error {
+	out, con, closeConsole, err := withConsole(cmd.OutOrStdout(), console)
+	if err != nil {
+		return err
+	}
+	defer closeConsole()
+	err = f(out)
+	if err != nil && con != nil {
+		fmt.Fprintf(con, "%s%v\n", prefix, err)
+	}
+	return err
 }
 
 // withConsole returns out, also writing to the console device when one is

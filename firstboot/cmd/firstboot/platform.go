@@ -21,16 +21,9 @@ func newPlatformCmd() *cobra.Command {
 		Short: "Wait for the ML platform to come up and record its status (run by firstboot-platform.service)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, con, closeConsole, err := withConsole(cmd.OutOrStdout(), console)
-			if err != nil {
-				return err
-			}
-			defer closeConsole()
-			err = agent.RunPlatform(cmd.Context(), agent.NewEnv(root, out), opts)
-			if err != nil && con != nil {
-				fmt.Fprintf(con, "firstboot: error: %v\n", err)
-			}
-			return err
+			return onConsole(cmd, console, "firstboot: error: ", func(out io.Writer) error {
+				return agent.RunPlatform(cmd.Context(), agent.NewEnv(root, out), opts)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&root, "root", "/", "host root directory")

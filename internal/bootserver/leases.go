@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ml-appliance/appliance/builder/atomicfile"
+	"github.com/ml-appliance/appliance/firstboot/atomicfile"
 )
 
 // Range is an inclusive range of IPv4 addresses handed out in full-DHCP mode.
@@ -174,7 +174,7 @@ func (p *leasePool) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("encode dhcp leases: %w", err)
 	}
-	if err := atomicfile.Write(p.path, append(data, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(p.path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("save dhcp leases: %w", err)
 	}
 	return nil

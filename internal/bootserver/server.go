@@ -1,5 +1,5 @@
 // Package bootserver is the boot server for netbooting appliance workers
-// (`builder serve --pxe DIR`): it serves a PXE bundle over HTTP, the iPXE
+// (`builder serve --pxe DIR`, and an initial server that serves the bundle baked into its image): it serves a PXE bundle over HTTP, the iPXE
 // binaries over TFTP, and answers DHCP so that firmware finds them.
 //
 // The boot chain it drives: the firmware's PXE ROM asks DHCP for a boot
@@ -68,6 +68,10 @@ type Options struct {
 	LeaseFile string
 	// Logger gets one line per request (default: discard).
 	Logger *slog.Logger
+	// Files are served over HTTP besides Dir's, by path ("/os.squashfs"):
+	// content that is not a file of its own, such as the first bytes of
+	// a partition.
+	Files map[string]File
 	// WrapHTTP, if set, wraps the bundle's HTTP handler: for access
 	// control or logging in front of it, or to inject faults in tests.
 	WrapHTTP func(http.Handler) http.Handler
@@ -107,7 +111,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	httpPort := s.httpLn.Addr().(*net.TCPAddr).Port
 	s.scriptURL = "http://" + net.JoinHostPort(opts.ServerIP.String(), strconv.Itoa(httpPort)) + "/" + opts.BootScript
-	var handler http.Handler = &bundleHandler{dir: opts.Dir, log: s.log}
+	var handler http.Handler = &bundleHandler{dir: opts.Dir, files: opts.Files, log: s.log}
 	if opts.WrapHTTP != nil {
 		handler = opts.WrapHTTP(handler)
 	}

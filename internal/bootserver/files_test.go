@@ -210,3 +210,38 @@ func TestStartReportsBusyPort(t *testing.T) {
 		t.Fatalf("want a listen for HTTP error, got %v", err)
 	}
 }
+
+func TestHTTPServesExtraFileSection(t *testing.T) {
+	// A "partition" whose first 64 KiB are the image: only those are served.
+	partPath := filepath.Join(t.TempDir(), "part")
+	part := writeRandomFile(t, partPath, 1<<20)
+	f, err := os.Open(partPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	logs := &logBuffer{}
+	srv, err := Start(Options{
+		Dir: t.TempDir(), DHCP: NoDHCP, ServerIP: netip.MustParseAddr("127.0.0.1"),
+		HTTPAddr: "127.0.0.1:0", TFTPAddr: "127.0.0.1:0", Logger: logs.logger(),
+		Files: map[string]File{"/os.squashfs": {Content: io.NewSectionReader(f, 0, 64<<10)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx)
+	for range 2 { // the section is not consumed by the first request
+		resp, err := http.Get("http://" + srv.HTTPAddr().String() + "/os.squashfs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.ContentLength != 64<<10 || string(got) != string(part[:64<<10]) {
+			t.Fatalf("GET /os.squashfs: status %d, length %d, %d bytes, want the first 64 KiB of the partition", resp.StatusCode, resp.ContentLength, len(got))
+		}
+	}
+	logs.waitForLine(t, "msg=http", "path=/os.squashfs", "status=200", "bytes=65536")
+}

@@ -2,6 +2,7 @@ package bootserver
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -9,13 +10,21 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // bundleHandler serves the files of dir read-only (GET and HEAD), with Range
 // support, no directory listings, and one log line per request.
 type bundleHandler struct {
-	dir string
-	log *slog.Logger
+	dir   string
+	files map[string]File
+	log   *slog.Logger
+}
+
+// File is content served under a path of its own (Options.Files).
+type File struct {
+	Content *io.SectionReader
+	ModTime time.Time
 }
 
 func (h *bundleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +41,10 @@ func (h *bundleHandler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := path.Clean("/" + r.URL.Path)
+	if file, ok := h.files[name]; ok {
+		http.ServeContent(w, r, path.Base(name), file.ModTime, io.NewSectionReader(file.Content, 0, file.Content.Size()))
+		return
+	}
 	f, err := os.Open(filepath.Join(h.dir, filepath.FromSlash(name)))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

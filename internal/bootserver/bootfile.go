@@ -5,8 +5,6 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
-
-	"github.com/ml-appliance/appliance/builder/doctor"
 )
 
 // The iPXE binaries a client's firmware loads over TFTP (Debian package
@@ -65,13 +63,4 @@ func (c client) bootFile(scriptURL string) (name string, ok bool) {
 		return EFIBootFile, true
 	}
 	return "", false
-}
-
-// HostFiles are the iPXE binaries `builder serve` hands out over TFTP, for
-// `builder doctor`.
-func HostFiles() []doctor.Tool {
-	return []doctor.Tool{
-		{Command: DefaultTFTPDir + "/" + BIOSBootFile, Package: "ipxe", Purpose: "iPXE for BIOS netboot (builder serve)"},
-		{Command: DefaultTFTPDir + "/" + EFIBootFile, Package: "ipxe", Purpose: "iPXE for UEFI netboot (builder serve)"},
-	}
 }

@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ml-appliance/appliance/internal/vmtest"
+)
+
+// Addresses on the test's bridge: the site's DHCP server (a test double)
+// and the initial server.
+const (
+	siteDHCPIP   = "10.213.9.1"
+	initServerIP = "10.213.9.10"
+	initTap      = "pxetap1"
+	workerTap    = "pxetap2"
+)
+
+// TestWorkersNetbootFromInitServer builds configs/single-node.yaml with the
+// K3s stand-in and outputs.pxe.serveFromInitServer (proxyDHCP, the
+// default), boots the raw image as the initial server (OVMF) on a bridge
+// in a network namespace whose only other server is the site's DHCP server
+// (siteDHCP, a test double that hands out addresses and nothing about
+// netbooting), and netboots a worker (SeaBIOS, QEMU's iPXE ROM) on the same
+// bridge: its address from the site's DHCP server, the boot script from the
+// initial server's proxyDHCP, the node config over HTTP, and the OS image
+// the initial server booted from, read from its OS-A partition. The worker
+// reaches the end of firstboot as an agent and its K3s (the stand-in)
+// dials the initial server.
+func TestWorkersNetbootFromInitServer(t *testing.T) {
+	needNetnsVMs(t)
+	work := t.TempDir()
+	standIn := withStandInK3s(t, work)
+	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
+		standIn(doc)
+		cluster := doc["cluster"].(map[string]any)
+		cluster["server"] = "https://" + initServerIP + ":6443"
+		cluster["nodes"] = []any{map[string]any{
+			"hostname": "node-1", "mac": "52:54:00:00:00:01", "role": "server", "init": true, "address": initServerIP + "/24",
+		}}
+		cluster["network"] = map[string]any{"gateway": "10.213.9.254", "dns": []any{"10.213.9.254"}}
+		doc["outputs"] = map[string]any{
+			"raw": map[string]any{},
+			"pxe": map[string]any{"serveFromInitServer": true},
+		}
+	})
+	out := filepath.Join(work, "out")
+	start := time.Now()
+	build(t, config, out)
+	t.Logf("build: %.1fs", time.Since(start).Seconds())
+	digest := strings.Fields(readFile(t, filepath.Join(out, "pxe", "os.squashfs.sha256")))[0]
+	disk := filepath.Join(work, "init.raw")
+	run(t, "cp", "--sparse=always", filepath.Join(out, "single-node.raw"), disk)
+
+	ns := bridgeNetns(t, siteDHCPIP+"/24", initTap, workerTap)
+	site := startSiteDHCP(t, ns, pxeBridge, net.ParseIP(siteDHCPIP), net.ParseIP("10.213.9.100"))
+	initStart := time.Now()
+	server := startInNetns(t, ns, vmtest.Options{
+		UEFI: true, Disks: []string{disk}, MemoryMiB: 2048,
+		Extra: []string{
+			"-netdev", "tap,id=n0,ifname=" + initTap + ",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01",
+		},
+		Console: consoleLog(t),
+	})
+	expect(t, server, consoleLine+`firstboot: pxe-server: appliance-pxe\.service queued: workers netboot from this node$`, 0, bootTimeout)
+	served := `firstboot: serve-pxe: OS image /dev/\S+: \d+ bytes, sha256 ([0-9a-f]{64}) \(hashed in `
+	line, _ := expect(t, server, consoleLine+served, 0, bootTimeout)
+	t.Log(line)
+	if got := regexp.MustCompile(served).FindStringSubmatch(line)[1]; got != digest {
+		t.Errorf("the initial server serves an OS image with sha256 %s; the build's is %s", got, digest)
+	}
+	line, _ = expect(t, server, consoleLine+`firstboot: serve-pxe: serving the PXE bundle at http://`+regexp.QuoteMeta(initServerIP)+`:8080/boot\.ipxe \(DHCP proxy on \S+\)$`, 0, bootTimeout)
+	t.Logf("%s (%.1fs after the initial server's QEMU started)", line, time.Since(initStart).Seconds())
+
+	workerStart := time.Now()
+	worker := startInNetns(t, ns, vmtest.Options{
+		MemoryMiB: 2048,
+		Extra: []string{
+			"-netdev", "tap,id=n0,ifname=" + workerTap + ",script=no,downscript=no",
+			"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56,bootindex=0",
+		},
+		Console: consoleLog(t),
+	})
+	expect(t, worker, `^appliance-init: GET http://`+regexp.QuoteMeta(initServerIP)+`:8080/os\.squashfs \(attempt 1/`, 0, bootTimeout)
+	line, _ = expect(t, worker, `^appliance-init: OS image: \d+ bytes, sha256 `+digest+` verified$`, 0, bootTimeout)
+	t.Logf("%s (%.1fs after the worker's QEMU started)", line, time.Since(workerStart).Seconds())
+	expect(t, worker, consoleLine+`firstboot: load-config: kernel command line firstboot\.config=nodes/agent\.yaml \(http://`+regexp.QuoteMeta(initServerIP)+`:8080/nodes/agent\.yaml\)`, 0, bootTimeout)
+	expect(t, worker, consoleLine+`firstboot: done role=agent hostname=single-node-123456$`, 0, bootTimeout)
+	line, _ = expect(t, worker, consoleLine+`k3s-standin: test double \(not K3s\): agent started with `, 0, bootTimeout)
+	if want := "server=https://" + initServerIP + ":6443"; !strings.Contains(line, want) {
+		t.Errorf("stand-in K3s agent config lacks %s: %q", want, line)
+	}
+	t.Logf("worker: firstboot done and K3s (stand-in) started %.1fs after its QEMU started", time.Since(workerStart).Seconds())
+	// The worker's addresses came from the site's server: the initial
+	// server, in proxyDHCP mode, gives none.
+	n := site.acks("52:54:00:12:34:56")
+	if n == 0 {
+		t.Errorf("the site's DHCP server never acked the worker")
+	}
+	t.Logf("the site's DHCP server (test double) acked the worker %d times", n)
+}
