@@ -19,6 +19,9 @@ type isoMedium struct {
 	device string
 	// args attach the ISO at path to the VM.
 	args func(path string) []string
+	// stateDisk attaches an empty disk, which the live system takes for
+	// its state (outputs.iso.state: auto); without one, state is in RAM.
+	stateDisk bool
 }
 
 // q35's built-in AHCI controller takes the CD drive, as a SATA drive on
@@ -28,6 +31,7 @@ var isoMedia = []isoMedium{
 	{name: "OVMF CD", uefi: true, device: "sr0", args: cdArgs},
 	{name: "SeaBIOS USB stick", device: "sda", args: usbArgs},
 	{name: "OVMF USB stick", uefi: true, device: "sda", args: usbArgs},
+	{name: "SeaBIOS CD with a state disk", device: "sr0", args: cdArgs, stateDisk: true},
 }
 
 func cdArgs(path string) []string {
@@ -51,7 +55,10 @@ func usbArgs(path string) []string {
 // the ISO output and boots that one ISO as a CD and as a USB stick, each
 // under SeaBIOS and under OVMF. Each boot must find the ISO by
 // its volume ID, loop-mount the OS image from it, keep state in RAM and
-// reach firstboot's end. A second build must give the same bytes.
+// reach firstboot's end. The site asks for state on a disk (auto): with no
+// disk but the boot medium, state falls back to RAM; with an empty disk
+// attached (one more SeaBIOS CD boot) the init partitions and formats it
+// for state. A second build must give the same bytes.
 //
 // The kernel is the base's linux-image-amd64, not the cloud kernel the
 // other boot tests use for speed: the cloud kernel has no AHCI, xHCI or
@@ -63,7 +70,7 @@ func TestISOBootsLiveFromCDAndUSB(t *testing.T) {
 	}
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
-		doc["outputs"] = map[string]any{"iso": map[string]any{}}
+		doc["outputs"] = map[string]any{"iso": map[string]any{"state": map[string]any{"device": "auto"}}}
 	})
 	out := filepath.Join(work, "a")
 	start := time.Now()
@@ -121,6 +128,16 @@ func bootISO(t *testing.T, iso string, m isoMedium) {
 			"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01"),
 		Console: consoleLog(t),
 	}
+	if m.stateDisk {
+		disk := filepath.Join(t.TempDir(), "state.raw")
+		if err := os.WriteFile(disk, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(disk, 1<<30); err != nil {
+			t.Fatal(err)
+		}
+		opts.Disks = []string{disk}
+	}
 	start := time.Now()
 	vm, err := vmtest.Start(t.Context(), t.TempDir(), opts)
 	if err != nil {
@@ -137,8 +154,16 @@ func bootISO(t *testing.T, iso string, m isoMedium) {
 	attached := `^appliance-init: OS image /appliance/os\.squashfs on ` + regexp.QuoteMeta(m.device) + ` attached to /dev/loop\d+$`
 	expect(t, vm, attached, 0, bootTimeout)
 	kernel := time.Since(start)
-	expect(t, vm, `^appliance-init: state in RAM`, 0, bootTimeout)
-	expect(t, vm, consoleLine+`firstboot: grow-state: nothing mounted at /run/appliance/state \(state in RAM\)`, 0, bootTimeout)
+	if m.stateDisk {
+		expect(t, vm, `^appliance-init: state: made /dev/vda1, a STATE partition spanning /dev/vda$`, 0, bootTimeout)
+		expect(t, vm, `^appliance-init: STATE /dev/vda1 mounted on /run/appliance/state$`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: grow-state: /dev/vda1 is `, 0, bootTimeout)
+	} else {
+		// The boot medium (a USB stick is a disk) is never taken for state.
+		expect(t, vm, `^appliance-init: state: no state disk \(auto\): no empty non-removable disk`, 0, bootTimeout)
+		expect(t, vm, `^appliance-init: state in RAM`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: grow-state: nothing mounted at /run/appliance/state \(state in RAM\)`, 0, bootTimeout)
+	}
 	expect(t, vm, consoleLine+`firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
 	t.Logf("%s: OS image attached %.1fs, firstboot done %.1fs after QEMU started",
 		m.name, kernel.Seconds(), time.Since(start).Seconds())

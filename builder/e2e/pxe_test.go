@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -51,6 +52,7 @@ func TestHelperPXEBootServer(t *testing.T) {
 	}
 	srv, err := bootserver.Start(bootserver.Options{
 		Dir: bundle, Interface: pxeBridge, DHCP: bootserver.FullDHCP, Range: rng,
+		Router: netip.MustParseAddr(pxeServerIP),
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		WrapHTTP: func(h http.Handler) http.Handler {
 			if os.Getenv(pxeFaultsEnv) == "" {
@@ -221,6 +223,8 @@ func TestPXEBootsAgent(t *testing.T) {
 			line, _ := expect(t, vm, get+retry, 0, bootTimeout)
 			t.Log(line)
 		}
+		expect(t, vm, `^appliance-init: \S+: 10\.213\.9\.\d+/24$`, 0, bootTimeout)
+		expect(t, vm, `^appliance-init: \S+: default route via `+pxeServerIP+`$`, 0, bootTimeout)
 		pxeExpectImage(t, vm, digest)
 		expect(t, vm, `^appliance-init: state: made /dev/vda1, a STATE partition spanning /dev/vda$`, 0, bootTimeout)
 		line, _ := expect(t, vm, `^appliance-init: state: formatted /dev/vda1 \(ext4, label STATE\) in `, 0, bootTimeout)

@@ -2,8 +2,8 @@
 //
 // A build writes every artifact into a staging directory inside the output
 // directory (".staging-<random>"). Commit renames each staged file to its
-// final name (rename within one filesystem is atomic) and removes the staging
-// directory. An interrupted build therefore leaves no file under a final
+// final name (rename within one filesystem is atomic; a directory artifact
+// is swapped with the previous one) and removes the staging directory. An interrupted build therefore leaves no file under a final
 // name; its stale staging directory is removed by the next build. So two
 // builds must not write into the same output directory at the same time.
 package outdir
@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 const stagingPrefix = ".staging-"
@@ -91,11 +93,26 @@ func (d *Dir) Commit(last ...string) error {
 		}
 	}
 	for _, n := range names {
-		if err := os.Rename(d.Path(n), d.Final(n)); err != nil {
+		if err := replace(d.Path(n), d.Final(n)); err != nil {
 			return fmt.Errorf("move %s into place: %w", n, err)
 		}
 	}
 	return d.Abort()
+}
+
+// replace renames staged to final. A directory cannot be renamed over a
+// non-empty one, so the two are swapped instead (Linux's atomic
+// RENAME_EXCHANGE): the previous build's directory lands in the staging
+// area and is removed with it, and final is never missing.
+func replace(staged, final string) error {
+	err := os.Rename(staged, final)
+	if err == nil || !(errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST)) {
+		return err
+	}
+	if xerr := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, final, unix.RENAME_EXCHANGE); xerr != nil {
+		return fmt.Errorf("%w; swapping them: %w", err, xerr)
+	}
+	return nil
 }
 
 // Abort removes the staging area and everything in it.

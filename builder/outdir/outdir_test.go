@@ -94,3 +94,35 @@ func TestAbortRemovesStaging(t *testing.T) {
 		t.Fatalf("abort left %v", got)
 	}
 }
+
+// A directory artifact (the PXE bundle) replaces the previous build's:
+// swapped in one step, the old one removed with the staging area.
+func TestCommitReplacesADirectory(t *testing.T) {
+	out := t.TempDir()
+	build := func(files ...string) {
+		t.Helper()
+		d, err := Begin(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(d.Path("pxe"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(d.Path("pxe"), f), []byte(f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build("boot.ipxe", "old-only")
+	build("boot.ipxe", "new-only")
+	if got, want := listDir(t, filepath.Join(out, "pxe")), []string{"boot.ipxe", "new-only"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("pxe/ after the second build: %v, want %v", got, want)
+	}
+	if got := listDir(t, out); !reflect.DeepEqual(got, []string{"pxe"}) {
+		t.Errorf("output dir after the second build: %v, want only pxe (no staging left)", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"golang.org/x/sys/unix"
@@ -19,8 +20,9 @@ import (
 // Network bring-up of a netbooting node: wait for Ethernet interfaces (the
 // NIC modules are in the initramfs module list), set them up, and take the
 // first DHCP lease any of them gets. The address and netmask are set with
-// ioctls (the kernel adds the subnet route); a default route is not set,
-// so the boot server must be on the node's subnet, as PXE needs anyway.
+// ioctls (the kernel adds the subnet route), and a default route through
+// the lease's router, so a boot server behind a router (a DHCP relay on
+// the node's network) is reached too.
 
 const (
 	linkWait       = 30 * time.Second
@@ -46,7 +48,7 @@ func bringUpNetwork(ctx context.Context, lg *log.Logger, sysNet string) error {
 	for round := 1; round <= dhcpRounds; round++ {
 		for _, name := range ifaces {
 			lg.Printf("DHCP on %s (round %d/%d)", name, round, dhcpRounds)
-			ip, mask, err := dhcpLease(ctx, name)
+			ip, mask, router, err := dhcpLease(ctx, name)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("DHCP on %s: %w", name, err))
 				lg.Printf("DHCP on %s: %v", name, err)
@@ -56,7 +58,15 @@ func bringUpNetwork(ctx context.Context, lg *log.Logger, sysNet string) error {
 				return fmt.Errorf("configure %s: %w", name, err)
 			}
 			ones, _ := net.IPMask(mask).Size()
-			lg.Printf("%s: %s/%d", name, ip, ones)
+			lg.Printf("%s: %s/%d", name, net.IP(ip), ones)
+			if router != nil {
+				// Not fatal: a boot server on this subnet needs no route.
+				if err := addDefaultRoute(router); err != nil {
+					lg.Printf("%s: default route via %s: %v", name, net.IP(router), err)
+				} else {
+					lg.Printf("%s: default route via %s", name, net.IP(router))
+				}
+			}
 			return nil
 		}
 	}
@@ -89,24 +99,64 @@ func waitEthernet(ctx context.Context, sysNet string) ([]string, error) {
 	}
 }
 
-func dhcpLease(ctx context.Context, name string) (ip, mask []byte, err error) {
+// dhcpLease takes a lease on the interface name: its address, netmask and
+// first router (nil when the lease names none).
+func dhcpLease(ctx context.Context, name string) (ip, mask, router []byte, err error) {
 	c, err := nclient4.New(name, nclient4.WithTimeout(dhcpTimeout), nclient4.WithRetry(2))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*dhcpTimeout)
 	defer cancel()
 	lease, err := c.Request(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ack := lease.ACK
 	mask = ack.SubnetMask()
 	if mask == nil {
 		mask = net.IP(ack.YourIPAddr.To4()).DefaultMask()
 	}
-	return ack.YourIPAddr.To4(), mask, nil
+	if routers := ack.Router(); len(routers) > 0 && routers[0].To4() != nil && !routers[0].IsUnspecified() {
+		router = routers[0].To4()
+	}
+	return ack.YourIPAddr.To4(), mask, router, nil
+}
+
+// rtentry is the kernel's struct rtentry (linux/route.h) on 64-bit
+// architectures, for SIOCADDRT. Go lays the fields out as C does here.
+type rtentry struct {
+	pad1    uint64
+	dst     unix.RawSockaddrInet4
+	gateway unix.RawSockaddrInet4
+	genmask unix.RawSockaddrInet4
+	flags   uint16
+	pad2    int16
+	pad3    uint64
+	pad4    uintptr
+	metric  int16
+	dev     uintptr // char *; 0: the kernel picks the interface by the gateway
+	mtu     uint64
+	window  uint64
+	irtt    uint16
+}
+
+// addDefaultRoute adds a default route through gw, which must be on the
+// subnet of an interface that is up (SIOCADDRT, as route(8) does).
+func addDefaultRoute(gw net.IP) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	rt := rtentry{flags: unix.RTF_UP | unix.RTF_GATEWAY}
+	rt.dst.Family, rt.genmask.Family, rt.gateway.Family = unix.AF_INET, unix.AF_INET, unix.AF_INET
+	copy(rt.gateway.Addr[:], gw.To4())
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCADDRT, uintptr(unsafe.Pointer(&rt))); errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 func ifreqIoctl(name string, req uint, set func(*unix.Ifreq) error) error {

@@ -83,24 +83,8 @@ type Layout struct {
 }
 
 // Build implements output.Format. The bundle is staged as one directory and
-// appears with the other artifacts at commit. A previous build's bundle is
-// moved into the staging area (and removed with it) first, because a
-// directory cannot be renamed over a non-empty one; so while this build
-// runs, and if it fails, there is no pxe/ directory.
+// replaces the previous build's at commit, in one step (package outdir).
 func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]report.Artifact, error) {
-	scratch, err := dir.Scratch()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Lstat(dir.Final(DirName)); err == nil {
-		old, err := os.MkdirTemp(scratch, "old-pxe-")
-		if err != nil {
-			return nil, fmt.Errorf("pxe: %w", err)
-		}
-		if err := os.Rename(dir.Final(DirName), filepath.Join(old, DirName)); err != nil {
-			return nil, fmt.Errorf("pxe: move the previous bundle aside: %w", err)
-		}
-	}
 	layout, err := Write(ctx, dir.Path(DirName), in, f.opts)
 	if err != nil {
 		return nil, err

@@ -90,6 +90,21 @@ func TestBuildBundle(t *testing.T) {
 	if !strings.Contains(mustRead(t, filepath.Join(bundle, "boot.ipxe")), sha("hsqs image two")) {
 		t.Errorf("after rebuild boot.ipxe has not the new digest")
 	}
+
+	// A build that fails after writing its bundle leaves the previous one.
+	dir, err := outdir.Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{}).Build(context.Background(), testInputs(t, "hsqs image three"), dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRead(t, filepath.Join(bundle, "os.squashfs")); got != "hsqs image two" {
+		t.Errorf("after a failed build os.squashfs = %q, want the previous build's", got)
+	}
 }
 
 func TestWriteRefusesExistingDir(t *testing.T) {
