@@ -12,7 +12,7 @@ import (
 	"github.com/ml-appliance/appliance/internal/vmtest"
 )
 
-// TestDiskTargetsToAnEmptyDisk builds configs/single-node.yaml as an
+// TestISOInstallsToAnEmptyDisk builds configs/single-node.yaml as an
 // installer ISO (install: {device: auto}) and checks both sides of the
 // install:
 //
@@ -25,7 +25,7 @@ import (
 //
 // The kernel is the base's, as in TestISOBootsLiveFromCDAndUSB: the cloud
 // kernel has no AHCI driver for the CD drive.
-func TestDiskTargetsToAnEmptyDisk(t *testing.T) {
+func TestISOInstallsToAnEmptyDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots VMs")
 	}
