@@ -114,17 +114,26 @@ type Artifact struct {
 // Describe hashes the file at path and returns its Artifact entry with the
 // given kind and report path.
 func Describe(kind, path, reportPath string) (Artifact, error) {
-	f, err := os.Open(path)
+	n, sum, err := HashFile(path)
 	if err != nil {
 		return Artifact{}, fmt.Errorf("describe %s: %w", kind, err)
+	}
+	return Artifact{Kind: kind, Path: reportPath, Size: n, SHA256: sum}, nil
+}
+
+// HashFile returns the size of the file at path and its sha256 in hex.
+func HashFile(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return Artifact{}, fmt.Errorf("describe %s: hash %s: %w", kind, path, err)
+		return 0, "", fmt.Errorf("hash %s: %w", path, err)
 	}
-	return Artifact{Kind: kind, Path: reportPath, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Marshal renders r as indented JSON with a trailing newline.

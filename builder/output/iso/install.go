@@ -3,11 +3,8 @@ package iso
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +12,7 @@ import (
 	"github.com/ml-appliance/appliance/builder/diskimage"
 	"github.com/ml-appliance/appliance/builder/output"
 	"github.com/ml-appliance/appliance/builder/output/raw"
+	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
 )
 
@@ -86,7 +84,7 @@ func prepareInstall(ctx context.Context, in output.Inputs, workDir string) ([]gr
 					return nil, layout, fmt.Errorf("install layout: %w", err)
 				}
 			}
-			if ip.Size, ip.SHA256, err = hashFile(src.host); err != nil {
+			if ip.Size, ip.SHA256, err = report.HashFile(src.host); err != nil {
 				return nil, layout, fmt.Errorf("install layout: %w", err)
 			}
 			if ip.Size > p.Size {
@@ -145,18 +143,4 @@ func trimTrailingZeros(path string) error {
 		return fmt.Errorf("trim %s: %w", path, err)
 	}
 	return f.Close()
-}
-
-func hashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return 0, "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
 }

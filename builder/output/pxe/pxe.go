@@ -138,7 +138,7 @@ func Write(ctx context.Context, path string, in output.Inputs, opts Options) (La
 			return Layout{}, fmt.Errorf("pxe: %s: %w", f.name, err)
 		}
 	}
-	digest, err := fileSHA256(filepath.Join(path, bootparam.PXEOSImage))
+	_, digest, err := report.HashFile(filepath.Join(path, bootparam.PXEOSImage))
 	if err != nil {
 		return Layout{}, fmt.Errorf("pxe: %w", err)
 	}
@@ -252,17 +252,4 @@ func linkOrCopy(src, dst string) error {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
