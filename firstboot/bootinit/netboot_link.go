@@ -145,54 +145,56 @@ type rtentry struct {
 // addDefaultRoute adds a default route through gw, which must be on the
 // subnet of an interface that is up (SIOCADDRT, as route(8) does).
 func addDefaultRoute(gw net.IP) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
 	rt := rtentry{flags: unix.RTF_UP | unix.RTF_GATEWAY}
 	rt.dst.Family, rt.genmask.Family, rt.gateway.Family = unix.AF_INET, unix.AF_INET, unix.AF_INET
 	copy(rt.gateway.Addr[:], gw.To4())
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCADDRT, uintptr(unsafe.Pointer(&rt))); errno != 0 {
-		return errno
+	return withInetSocket(func(fd int) error {
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCADDRT, uintptr(unsafe.Pointer(&rt))); errno != 0 {
+			return errno
+		}
+		return nil
+	})
+}
+
+// withInetSocket runs f with an AF_INET datagram socket, the handle the
+// interface and route ioctls take.
+func withInetSocket(f func(fd int) error) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
 	}
-	return nil
+	defer unix.Close(fd)
+	return f(fd)
 }
 
 func ifreqIoctl(name string, req uint, set func(*unix.Ifreq) error) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := set(ifr); err != nil {
-		return err
-	}
-	return unix.IoctlIfreq(fd, req, ifr)
+	return withInetSocket(func(fd int) error {
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			return err
+		}
+		if err := set(ifr); err != nil {
+			return err
+		}
+		return unix.IoctlIfreq(fd, req, ifr)
+	})
 }
 
 func setLinkUp(name string) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("flags: %w", err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("set up: %w", err)
-	}
-	return nil
+	return withInetSocket(func(fd int) error {
+		ifr, err := unix.NewIfreq(name)
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return fmt.Errorf("flags: %w", err)
+		}
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+			return fmt.Errorf("set up: %w", err)
+		}
+		return nil
+	})
 }
 
 func setAddress(name string, ip, mask []byte) error {
