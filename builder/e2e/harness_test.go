@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -114,14 +115,17 @@ func runBuilder(t *testing.T, args ...string) (string, string, error) {
 	return stdout.String(), stderr.String(), err
 }
 
-// build builds config into out and fails t on error.
+// build builds config into out, logs how long it took, and fails t on
+// error.
 func build(t *testing.T, config, out string) {
 	t.Helper()
+	start := time.Now()
 	stdout, stderr, err := runBuilder(t, "build", "--config", config, "--output", out,
 		"--agent-dir", agentBinaries(t), "--cache", filepath.Join(out, "..", "cache"))
 	if err != nil {
 		t.Fatalf("builder build: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
+	t.Logf("build %s: %.1fs", filepath.Base(config), time.Since(start).Seconds())
 }
 
 // run runs a host tool and fails t with its output on error.

@@ -34,9 +34,7 @@ func TestISOInstallsToAnEmptyDisk(t *testing.T) {
 		doc["outputs"] = map[string]any{"iso": map[string]any{"install": map[string]any{"device": "auto"}}}
 	})
 	out := filepath.Join(work, "out")
-	start := time.Now()
 	build(t, config, out)
-	t.Logf("build: %.1fs", time.Since(start).Seconds())
 	iso := filepath.Join(out, "single-node.iso")
 	files := run(t, "xorriso", "-indev", iso, "-find", "/install", "-type", "f")
 	for _, want := range []string{"'/install/esp.img'", "'/install/layout.json'", "'/install/state.img'"} {

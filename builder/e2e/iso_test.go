@@ -73,9 +73,7 @@ func TestISOBootsLiveFromCDAndUSB(t *testing.T) {
 		doc["outputs"] = map[string]any{"iso": map[string]any{"state": map[string]any{"device": "auto"}}}
 	})
 	out := filepath.Join(work, "a")
-	start := time.Now()
 	build(t, config, out)
-	t.Logf("build: %.1fs", time.Since(start).Seconds())
 	iso := filepath.Join(out, "single-node.iso")
 	checkISO(t, iso)
 	if _, err := os.Stat(filepath.Join(out, "single-node.raw")); err == nil {

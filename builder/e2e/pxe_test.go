@@ -167,9 +167,7 @@ func TestPXEBootsAgent(t *testing.T) {
 		doc["outputs"] = map[string]any{"pxe": map[string]any{"state": map[string]any{"device": "auto"}}}
 	})
 	out := filepath.Join(work, "out")
-	start := time.Now()
 	build(t, config, out)
-	t.Logf("build: %.1fs", time.Since(start).Seconds())
 	bundle := filepath.Join(out, "pxe")
 	for _, f := range []string{"boot.ipxe", "vmlinuz", "initrd", "os.squashfs", "os.squashfs.sha256", "nodes/agent.yaml", "nodes/server.yaml", "nodes/node-1.yaml"} {
 		if _, err := os.Stat(filepath.Join(bundle, f)); err != nil {

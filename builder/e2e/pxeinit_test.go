@@ -49,9 +49,7 @@ func TestWorkersNetbootFromInitServer(t *testing.T) {
 		}
 	})
 	out := filepath.Join(work, "out")
-	start := time.Now()
 	build(t, config, out)
-	t.Logf("build: %.1fs", time.Since(start).Seconds())
 	digest := strings.Fields(readFile(t, filepath.Join(out, "pxe", "os.squashfs.sha256")))[0]
 	disk := filepath.Join(work, "init.raw")
 	run(t, "cp", "--sparse=always", filepath.Join(out, "single-node.raw"), disk)
