@@ -3,7 +3,6 @@ package pxe
 import (
 	"bytes"
 	"fmt"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -99,7 +98,8 @@ func setScalar(m *yaml.Node, key, value string) {
 	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &yaml.Node{Kind: yaml.ScalarNode, Value: value})
 }
 
-// nodeConfigs makes the role configs and the inventory nodes' configs.
+// nodeConfigs makes the role configs and the inventory nodes' configs
+// (opts as withDefaults leaves it: nodes sorted by hostname).
 // An inventory node's config carries its role's user-data but no role:
 // the image's inventory decides a listed node's role, hostname and
 // address, as on any other medium.
@@ -115,9 +115,7 @@ func nodeConfigs(site string, opts Options) ([]nodeConfig, error) {
 		}
 		add(role+".yaml", data)
 	}
-	nodes := append([]Node(nil), opts.Nodes...)
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Hostname < nodes[j].Hostname })
-	for _, n := range nodes {
+	for _, n := range opts.Nodes {
 		if n.MAC == "" {
 			continue
 		}
@@ -137,9 +135,7 @@ func nodeConfigs(site string, opts Options) ([]nodeConfig, error) {
 func nodeSelection(opts Options, configs []nodeConfig) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "isset ${nodecfg} || set nodecfg %s/%s.yaml\n", NodesDir, opts.DefaultRole)
-	nodes := append([]Node(nil), opts.Nodes...)
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Hostname < nodes[j].Hostname })
-	for _, n := range nodes {
+	for _, n := range opts.Nodes {
 		if n.MAC != "" {
 			fmt.Fprintf(&b, "iseq ${mac} %s && set nodecfg %s/%s.yaml ||\n", strings.ToLower(n.MAC), NodesDir, n.Hostname)
 		}

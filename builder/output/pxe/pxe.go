@@ -37,6 +37,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/ml-appliance/appliance/builder/outdir"
@@ -164,6 +165,9 @@ func withDefaults(opts Options) Options {
 	if opts.DefaultRole == "" {
 		opts.DefaultRole = nodeconfig.RoleAgent
 	}
+	// One order for the node configs and the script's MAC lines.
+	opts.Nodes = append([]Node(nil), opts.Nodes...)
+	sort.Slice(opts.Nodes, func(i, j int) bool { return opts.Nodes[i].Hostname < opts.Nodes[j].Hostname })
 	return opts
 }
 
