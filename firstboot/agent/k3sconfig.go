@@ -14,6 +14,7 @@ import (
 
 	"github.com/ml-appliance/appliance/firstboot/k3sconfig"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
+	"github.com/ml-appliance/appliance/firstboot/nodelabels"
 	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
@@ -143,14 +144,15 @@ func k3sInput(env *Env) (k3sconfig.Input, error) {
 		return in, errors.New("no cluster token: the image has none (site cluster.token) and the cloud-config gives no appliance.token")
 	}
 	if entry := env.inventoryEntry(); entry != nil {
-		in.NodeLabels = append(in.NodeLabels, entry.Labels...)
-		in.NodeTaints = append(in.NodeTaints, entry.Taints...)
+		in.NodeLabels, in.NodeTaints = entry.Labels, entry.Taints
 		if pfx, err := netip.ParsePrefix(entry.Address); err == nil {
 			in.NodeIP = pfx.Addr().String()
 		}
 	}
-	in.NodeLabels = append(in.NodeLabels, app.NodeLabels...)
-	in.NodeTaints = append(in.NodeTaints, app.NodeTaints...)
+	// The cloud-config's items replace the inventory's of the same key
+	// (taints: key and effect), which K3s would refuse twice.
+	in.NodeLabels = nodelabels.MergeLabels(in.NodeLabels, app.NodeLabels)
+	in.NodeTaints = nodelabels.MergeTaints(in.NodeTaints, app.NodeTaints)
 	if app.NodeIP != "" {
 		in.NodeIP = app.NodeIP
 	}

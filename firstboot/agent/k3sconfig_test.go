@@ -277,3 +277,26 @@ func TestPXEServerOnTheInitialServerOnly(t *testing.T) {
 		t.Errorf("no bundle, yet:\n%s", printed)
 	}
 }
+
+// TestCloudConfigLabelsReplaceInventoryLabels: the cloud-config's labels
+// and taints replace the inventory entry's of the same key (taints: key and
+// effect); both would reach K3s otherwise, and K3s refuses a taint's key
+// and effect given twice.
+func TestCloudConfigLabelsReplaceInventoryLabels(t *testing.T) {
+	cfg := clusterConfig()
+	cfg.Nodes[0].Labels = []string{"zone=a", "rack=r1"}
+	cfg.Nodes[0].Taints = []string{"gpu=true:NoSchedule"}
+	root := newRoot(t, fixture{config: cfg, nics: map[string]string{"eth0": "52:54:00:00:00:01"}})
+	withK3s(t, root)
+	addSeed(t, root, map[string]string{"user-data": "#cloud-config\nappliance:\n  node_labels: [zone=b]\n  node_taints: ['gpu=false:NoSchedule']\n"})
+	var out bytes.Buffer
+	env := newTestEnv(root, &out, testClock)
+	env.Mounter = mtoolsMounterDouble{}
+	runBoot(t, env)
+	got := snapshot(t, root)["etc/rancher/k3s/config.yaml"]
+	for _, want := range []string{"node-label:\n  - rack=r1\n  - zone=b\n", "node-taint:\n  - gpu=false:NoSchedule\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config.yaml lacks %q:\n%s", want, got)
+		}
+	}
+}

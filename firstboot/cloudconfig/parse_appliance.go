@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
+	"github.com/ml-appliance/appliance/firstboot/nodelabels"
 	"gopkg.in/yaml.v3"
 )
 
@@ -38,9 +38,9 @@ func (p *parser) appliance(n *yaml.Node) (Appliance, error) {
 		case "token":
 			a.Token, err = p.token(f.value, keyPath)
 		case "node_labels":
-			a.NodeLabels, err = p.strList(f.value, keyPath, p.nodeLabel)
+			a.NodeLabels, err = p.nodeList(f.value, keyPath, nodelabels.CheckLabels)
 		case "node_taints":
-			a.NodeTaints, err = p.strList(f.value, keyPath, p.nodeTaint)
+			a.NodeTaints, err = p.nodeList(f.value, keyPath, nodelabels.CheckTaints)
 		case "node_ip":
 			a.NodeIP, err = p.nodeIP(f.value, keyPath)
 		default:
@@ -110,45 +110,20 @@ func (p *parser) nodeIP(n *yaml.Node, path string) (string, error) {
 	return ip.String(), nil
 }
 
-var (
-	// labelName is a Kubernetes label name or value (without the length limit).
-	labelName = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
-	// labelPrefix is a DNS subdomain (lower-case RFC 1123 labels).
-	labelPrefix = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	// taintEffects are the effects Kubernetes knows.
-	taintEffects = map[string]bool{"NoSchedule": true, "PreferNoSchedule": true, "NoExecute": true}
-)
-
-// nodeLabel vets "key=value".
-func (p *parser) nodeLabel(n *yaml.Node, path, s string) error {
-	key, value, ok := strings.Cut(s, "=")
-	if !ok || !validLabelKey(key) || !validLabelValue(value) {
-		return p.errorf(n, path, "want a Kubernetes label \"key=value\", got %s", got(n))
+// nodeList decodes a list of node labels or taints and checks it with
+// check, the rule set the builder checks the site's inventory with (package
+// nodelabels), so both refuse the same items in the same words. The first
+// problem is the error.
+func (p *parser) nodeList(n *yaml.Node, path string, check func([]string) []nodelabels.Problem) ([]string, error) {
+	list, err := p.strList(n, path, nil)
+	if err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-// nodeTaint vets "key=value:Effect" or "key:Effect".
-func (p *parser) nodeTaint(n *yaml.Node, path, s string) error {
-	kv, effect, ok := strings.Cut(s, ":")
-	key, value, _ := strings.Cut(kv, "=")
-	if !ok || !taintEffects[effect] || !validLabelKey(key) || !validLabelValue(value) {
-		return p.errorf(n, path, "want a taint \"key=value:Effect\" (Effect NoSchedule, PreferNoSchedule or NoExecute), got %s", got(n))
+	probs := check(list)
+	if len(probs) == 0 {
+		return list, nil
 	}
-	return nil
-}
-
-func validLabelKey(key string) bool {
-	name := key
-	if prefix, rest, ok := strings.Cut(key, "/"); ok {
-		if len(prefix) > 253 || !labelPrefix.MatchString(prefix) {
-			return false
-		}
-		name = rest
-	}
-	return len(name) <= 63 && labelName.MatchString(name)
-}
-
-func validLabelValue(value string) bool {
-	return value == "" || len(value) <= 63 && labelName.MatchString(value)
+	items, _ := p.list(n, path) // strList took it: a list
+	item := func(i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+	return nil, p.errorf(items[probs[0].Index], item(probs[0].Index), "%s", probs[0].Message(item))
 }
