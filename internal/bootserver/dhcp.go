@@ -129,10 +129,14 @@ func (d *responder) fullReply(req *dhcpv4.DHCPv4, c client) (*dhcpv4.DHCPv4, err
 }
 
 // lease builds an OFFER or ACK giving ip, with boot information for
-// netbooting clients.
+// netbooting clients. Every lease names this server (option 54: RFC 2131
+// section 4.3.1 requires it in OFFER and ACK); systemd-networkd ignores a
+// lease without it ("received lease lacks address, server address or lease
+// lifetime", sd-dhcp-client.c), so a booted node would get no address.
 func (d *responder) lease(req *dhcpv4.DHCPv4, c client, t dhcpv4.MessageType, ip netip.Addr) (*dhcpv4.DHCPv4, error) {
 	mods := []dhcpv4.Modifier{
 		dhcpv4.WithMessageType(t),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(d.serverIP)),
 		dhcpv4.WithYourIP(net.IP(ip.AsSlice())),
 		dhcpv4.WithNetmask(d.mask),
 		dhcpv4.WithLeaseTime(uint32(d.leaseTime / time.Second)),

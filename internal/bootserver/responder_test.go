@@ -184,6 +184,10 @@ func TestFullDHCPGivesNonPXEClientsNoBootFile(t *testing.T) {
 	if offer.BootFileName != "" || offer.BootFileNameOption() != "" || !offer.YourIPAddr.Equal(net.IPv4(10, 0, 0, 100)) {
 		t.Errorf("file %q option 67 %q yiaddr %s", offer.BootFileName, offer.BootFileNameOption(), offer.YourIPAddr)
 	}
+	// systemd-networkd drops a lease without a server identifier.
+	if sid := offer.ServerIdentifier(); sid == nil || sid.IsUnspecified() {
+		t.Errorf("offer to a booted node has no server identifier (option 54): %s", offer.Summary())
+	}
 }
 
 func TestParseRange(t *testing.T) {
