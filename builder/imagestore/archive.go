@@ -30,9 +30,10 @@ type WriteOptions struct {
 
 // Write writes images as one OCI archive: an OCI image layout (oci-layout,
 // index.json, blobs/sha256/...) in a tar with sorted entries, mtimes from
-// opts and root owners. index.json lists each image under its containerd
-// name and, for tagged names, also under repository@<registry digest>. A
-// blob shared by several images is written once. Every blob's digest and
+// opts and root owners. index.json lists each image once, under a tagged
+// containerd name (see archiveName: K3s's import needs tags and adds
+// repository@<registry digest> itself). A blob shared by several images is
+// written once. Every blob's digest and
 // size are checked as it is written; on a mismatch Write fails naming the
 // blob, and what was written to w must be discarded.
 //

@@ -1,13 +1,11 @@
 package imagestore
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,7 +36,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 // its own root, state and socket under a test's temp dir.
 type containerd struct {
 	sock string
-	log  *bytes.Buffer
 }
 
 func startContainerd(t *testing.T) *containerd {
@@ -49,42 +46,18 @@ func startContainerd(t *testing.T) *containerd {
 		}
 	}
 	dir := t.TempDir()
-	c := &containerd{sock: filepath.Join(dir, "c.sock"), log: &bytes.Buffer{}}
+	c := &containerd{sock: filepath.Join(dir, "c.sock")}
 	cfg := filepath.Join(dir, "config.toml")
 	conf := fmt.Sprintf(containerdConfig, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.sock, filepath.Join(dir, "opt"))
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("containerd", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = c.log, c.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start containerd: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+	p := testfixture.StartProcess(t, "containerd", "--config", cfg)
+	p.WaitReady(t, "containerd on "+c.sock, 20*time.Second, func() error {
+		_, err := c.ctr("version")
+		return err
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := c.ctr("version"); err == nil {
-			return c
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("containerd exited: %v\n%s", err, c.log)
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("containerd did not answer on %s within 20s:\n%s", c.sock, c.log)
-		}
-	}
+	return c
 }
 
 // ctr runs ctr against the daemon in the k8s.io namespace, where K3s
@@ -97,9 +70,12 @@ func (c *containerd) ctr(args ...string) (string, error) {
 	return string(out), nil
 }
 
-// TestContainerdImportsArchive imports an archive into a real containerd
-// the way K3s does and checks every image resolves by name and by
-// name@<registry digest>, the multi-arch one with only its amd64 blobs.
+// TestContainerdImportsArchive imports an archive into Debian's
+// containerd 1.6 and checks every image resolves by its name, the
+// multi-arch one with only its amd64 blobs. This is not K3s's import path
+// (K3s v1.36 embeds containerd 2.3 and names each image
+// name@<registry digest> itself after importing): the k3simport module
+// beside this package checks that one.
 //
 // K3s imports with client.Import(ctx, r, WithAllPlatforms(true),
 // WithSkipMissing()) (k3s pkg/agent/containerd/containerd.go). Debian 12's
@@ -128,22 +104,20 @@ func TestContainerdImportsArchive(t *testing.T) {
 		listed[fields[0]] = fields[2]
 	}
 	t.Logf("ctr images ls:\n%s", ls)
-	if len(listed) != 2*len(imgs) {
-		t.Errorf("containerd lists %d images, want %d:\n%s", len(listed), 2*len(imgs), ls)
+	if len(listed) != len(imgs) {
+		t.Errorf("containerd lists %d images, want %d:\n%s", len(listed), len(imgs), ls)
 	}
 	for _, img := range imgs {
-		byDigest := img.Name[:strings.LastIndex(img.Name, ":")] + "@" + img.RegistryDigest().String()
-		for _, n := range []string{img.Name, byDigest} {
-			if got := listed[n]; got != img.RegistryDigest().String() {
-				t.Errorf("containerd image %s has digest %q, want %s\n%s", n, got, img.RegistryDigest(), ls)
-			}
-			check, err := c.ctr("images", "check", "name=="+n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(check, "complete") || strings.Contains(check, "incomplete") {
-				t.Errorf("ctr images check %s: not complete:\n%s", n, check)
-			}
+		n := img.Name
+		if got := listed[n]; got != img.RegistryDigest().String() {
+			t.Errorf("containerd image %s has digest %q, want %s\n%s", n, got, img.RegistryDigest(), ls)
+		}
+		check, err := c.ctr("images", "check", "name=="+n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(check, "complete") || strings.Contains(check, "incomplete") {
+			t.Errorf("ctr images check %s: not complete:\n%s", n, check)
 		}
 	}
 	if _, err := c.ctr("content", "get", testfixture.Digest(t, f.base).String()); err != nil {

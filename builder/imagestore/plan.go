@@ -43,13 +43,15 @@ func plan(images []Image) ([]v1.Descriptor, []*blob, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("image %s: %w", img.Name, err)
 		}
-		for _, n := range archiveNames(img) {
-			if d, ok := named[n]; ok {
-				if d != top.Digest {
-					return nil, nil, fmt.Errorf("image %s is both %s and %s", n, d, top.Digest)
-				}
-				continue
+		n, err := archiveName(img)
+		if err != nil {
+			return nil, nil, fmt.Errorf("image %s: %w", img.Name, err)
+		}
+		if d, ok := named[n]; ok {
+			if d != top.Digest {
+				return nil, nil, fmt.Errorf("image %s is both %s and %s", n, d, top.Digest)
 			}
+		} else {
 			named[n] = top.Digest
 			desc := top
 			desc.Annotations = map[string]string{AnnotationImageName: n, AnnotationRefName: ociRefName(n)}
@@ -70,25 +72,44 @@ func plan(images []Image) ([]v1.Descriptor, []*blob, error) {
 	return descs, list, nil
 }
 
-// archiveNames are the names an image gets in the archive: its containerd
-// name and, for a tagged name, also repository@<registry digest>, the name
-// containerd's CRI gives a pulled image so that pods naming the image by
-// digest find it without a registry.
-func archiveNames(img Image) []string {
-	i := strings.LastIndex(img.Name, ":")
-	if strings.Contains(img.Name, "@") || i < strings.LastIndex(img.Name, "/") {
-		return []string{img.Name}
+// archiveName is the one name an image gets in the archive: its
+// containerd name, which must carry a tag. K3s v1.36 imports an archive
+// (pkg/agent/containerd/containerd.go, preloadFile) and then, for every
+// image the import named, parses the name as a tagged reference
+// (parseNamedTagged) to retag it and to label its content; a name without
+// a tag fails that, and with it the whole archive: K3s logs the error,
+// leaves the content labels the embedded registry needs unset and does not
+// record the archive in its import cache (watcher.go, processImageEvent).
+// For each tagged name K3s itself adds <repository>@<the name's target
+// digest> (retagImages), the name containerd's CRI resolves a pod's
+// image@<registry digest> to, so the archive does not list it.
+//
+// An image asked for by digest alone gets the tag "sha256-<hex>" of that
+// digest, which must be the digest the registry resolved it to: that is
+// the target K3s names <repository>@<digest>.
+func archiveName(img Image) (string, error) {
+	i := strings.LastIndex(img.Name, "@")
+	if i < 0 {
+		return img.Name, nil
 	}
-	return []string{img.Name, img.Name[:i] + "@" + img.RegistryDigest().String()}
+	repo, dgst := img.Name[:i], img.Name[i+1:]
+	if dgst != img.RegistryDigest().String() {
+		return "", fmt.Errorf("asked for by digest %s, but the registry resolved it to %s", dgst, img.RegistryDigest())
+	}
+	return repo + ":" + DigestTag(img.RegistryDigest()), nil
 }
 
-// ociRefName is what containerd's export writes as the OCI ref name: the
-// tag of a tagged name, else the whole name (ociReferenceName in
+// DigestTag is the tag an image asked for by digest alone is named with in
+// an archive: "sha256-<hex>" (a tag allows letters, digits, "_", "." and
+// "-", up to 128 characters).
+func DigestTag(d v1.Hash) string {
+	return d.Algorithm + "-" + d.Hex
+}
+
+// ociRefName is what containerd's export writes as the OCI ref name of a
+// tagged name: the tag (ociReferenceName in
 // core/images/archive/reference.go).
 func ociRefName(n string) string {
-	if strings.Contains(n, "@") {
-		return n
-	}
 	return n[strings.LastIndex(n, ":")+1:]
 }
 

@@ -13,9 +13,11 @@
 //
 // An archive is an OCI image layout in a tar with sorted entries and fixed
 // mtimes and owners. When a registry served a multi-platform index, the
-// index (which the cache keeps) goes in too, so name@<index digest> still
-// resolves, with only the linux/amd64 manifest's blobs: K3s imports with
-// WithSkipMissing. Every blob is digest-checked as it is written.
+// index (which the cache keeps) goes in too, so the name@<index digest>
+// K3s adds after importing still resolves, with only the linux/amd64
+// manifest's blobs: K3s imports with WithSkipMissing. index.json names each
+// image once, always with a tag (K3s's import fails an archive on a name
+// without one). Every blob is digest-checked as it is written.
 package imagestore
 
 import (

@@ -31,13 +31,13 @@ const (
 	// filepath.Join(envInfo.DataDir, "agent", "images")). It is
 	// payload.K3sAgentImagesDir.
 	ImagesDir = "var/lib/rancher/k3s/agent/images"
-	// ImportCache is K3s's record of imported archives (size and mtime).
-	// K3s keeps it only if the file exists, and then imports an archive
-	// once instead of at every start (k3s-io/docs add-ons/import-images.md,
-	// "Conditional Image Imports": "create a .cache.json file in the images
-	// directory"; k3s-io/k3s pkg/agent/containerd, the change "only import
-	// tarballs that have changed ... opted into by touching a .cache.json").
-	ImportCache = ImagesDir + "/.cache.json"
+	// No import cache (.cache.json) is baked: with one, K3s clears its
+	// pins at start and skips the archives the cache lists, so their images
+	// lose their pin and kubelet's image GC may delete them (k3s-io/k3s
+	// pkg/agent/containerd, release-1.36: clearLabels, then watcher.go
+	// processImageEvent skips cached files; fixed by k3s-io/k3s#14266,
+	// not in v1.36.2). firstboot removes a cache earlier images baked
+	// (firstboot/agent k3sImages).
 	// SystemdDir holds the units and their env files (install.sh's default
 	// SYSTEMD_DIR).
 	SystemdDir = "etc/systemd/system"
@@ -61,10 +61,9 @@ type Archive struct {
 }
 
 // Place adds the release to tree: the binary and its links, the airgap
-// archive and any extra archives with their manifest in ArchiveDir, an empty import cache in
-// ImagesDir (the first boot seeds it onto STATE; with it K3s imports an
-// archive once, not at every start), and the k3s (server) and k3s-agent
-// units with their empty env files. No unit is enabled.
+// archive and any extra archives with their manifest in ArchiveDir, and
+// the k3s (server) and k3s-agent units with their empty env files. No unit
+// is enabled.
 func Place(tree *rootfs.Tree, r Release, extra ...Archive) error {
 	if r.Binary == nil || r.Airgap == nil || r.AirgapName == "" || path.Base(r.AirgapName) != r.AirgapName {
 		return errors.New("place k3s: incomplete release (binary, airgap archive and its name are required)")
@@ -90,7 +89,6 @@ func Place(tree *rootfs.Tree, r Release, extra ...Archive) error {
 	}{
 		{name: path.Join(BinDir, "k3s"), mode: 0o755, host: r.Binary.Path()},
 		{name: Manifest, mode: 0o644, data: []byte(manifest.String())},
-		{name: ImportCache, mode: 0o644, data: []byte{}},
 		{name: path.Join(SystemdDir, ServerService), mode: 0o644, data: unit(ServerService, "server")},
 		{name: path.Join(SystemdDir, AgentService), mode: 0o644, data: unit(AgentService, "agent")},
 		// install.sh create_env_file: touch, chmod 0600, then the K3S_*,

@@ -79,7 +79,6 @@ func TestPlaceEntries(t *testing.T) {
 		"usr/local/bin/ctr":     "Lrwxrwxrwx -> k3s",
 		"usr/lib/appliance/k3s/images/k3s-airgap-images-amd64.tar.zst": "-rw-r--r-- " + rel.Airgap.Digest().String(),
 		"usr/lib/appliance/k3s/images/images.sha256":                   "-rw-r--r-- sha256:" + hexSum([]byte(hexSum(airgapDouble(t))+"  k3s-airgap-images-amd64.tar.zst\n")),
-		"var/lib/rancher/k3s/agent/images/.cache.json":                 "-rw-r--r--" + empty,
 		"etc/systemd/system/k3s.service":                               "-rw-r--r-- sha256:" + hexSum(unit(ServerService, "server")),
 		"etc/systemd/system/k3s-agent.service":                         "-rw-r--r-- sha256:" + hexSum(unit(AgentService, "agent")),
 		"etc/systemd/system/k3s.service.env":                           "-rw-------" + empty,

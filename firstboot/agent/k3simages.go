@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 
@@ -22,12 +21,10 @@ import (
 // archives reach the node.
 //
 // A link is named by the archive's digest from the builder's manifest
-// (k3s-airgap-images-amd64-<12 hex>.tar.zst): K3s records an imported
-// archive in .cache.json by path, size and mtime, so a new archive gets a
-// new name and is imported, and an unchanged one is not imported again.
-// Only symlinks into payload.K3sImagesDir are ever replaced or removed;
-// anything else in the directory is the operator's. A directory that
-// vanished is made again with K3s's empty import cache in it.
+// (k3s-airgap-images-amd64-<12 hex>.tar.zst), so a new archive is a new
+// file to K3s. Only symlinks into payload.K3sImagesDir are ever replaced or
+// removed; anything else in the directory is the operator's, except K3s's
+// import cache, which the step removes (see importCache).
 func k3sImages(_ context.Context, env *Env) error {
 	if _, err := os.Stat(env.Path(payload.K3sImagesDir)); errors.Is(err, os.ErrNotExist) {
 		env.Printf("k3s-images: no %s in this image (no K3s)", payload.K3sImagesDir)
@@ -40,10 +37,14 @@ func k3sImages(_ context.Context, env *Env) error {
 		return err
 	}
 	dir := env.Path(payload.K3sAgentImagesDir)
-	if created, err := ensureAgentImagesDir(env); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", payload.K3sAgentImagesDir, err)
+	}
+	if removed, err := removeImportCache(env); err != nil {
 		return err
-	} else if created {
-		env.Printf("k3s-images: created %s with an empty %s", payload.K3sAgentImagesDir, importCache)
+	} else if removed {
+		env.Printf("k3s-images: removed %s: K3s would not import the archives it lists, and so not pin their images",
+			path.Join(payload.K3sAgentImagesDir, importCache))
 	}
 	current := map[string]bool{}
 	for _, a := range archives {
@@ -84,55 +85,39 @@ func k3sImages(_ context.Context, env *Env) error {
 }
 
 // importCache is K3s's record of the archives it imported (path, size,
-// mtime). K3s keeps it only if the file exists, and then imports an archive
-// once instead of at every start; the builder bakes an empty one, which the
-// first boot seeds onto STATE.
+// mtime; k3s-io/k3s pkg/agent/containerd/watcher.go, release-1.36: K3s
+// reads it at start if it exists, loadCache, and then skips every archive
+// it lists, processImageEvent; it writes it only if it exists, syncCache).
+//
+// No such file may be there when K3s starts. At every start K3s first
+// unpins every image it pinned (containerd.go, PreloadImages: clearLabels)
+// and pins again only what it imports (preloadFile: labelImages), so the
+// images of an archive the cache made it skip are left unpinned, and
+// kubelet's image GC, at its thresholds or under disk pressure, deletes
+// unpinned unused images (kubelet pkg/kubelet/images/image_gc_manager.go,
+// freeSpace: only record.pinned, CRI's Image.pinned, is spared). In an air
+// gap a deleted image can never be pulled again. K3s releases with
+// k3s-io/k3s#14266 record image names in the cache to pin them again;
+// v1.36.2+k3s1 does not (k3s-io/k3s#14270), and a cache an older K3s wrote
+// has no names. Without the file K3s imports every archive at every start:
+// a start takes about as long as the first import (containerd hashes and
+// writes every blob again: builder/imagestore/k3simport measures it).
+// Earlier appliance images baked an empty one, which the first boot seeded
+// onto STATE, so the step removes it at every boot.
 const importCache = ".cache.json"
 
-// ensureAgentImagesDir creates payload.K3sAgentImagesDir when it is
-// missing, with an empty importCache in it, and says whether it did. The
-// directory is made under a temporary name and renamed into place, so a
-// power cut never leaves it without the cache (which would then never be
-// made: a directory that exists is the operator's to arrange).
-func ensureAgentImagesDir(env *Env) (created bool, err error) {
-	dir := env.Path(payload.K3sAgentImagesDir)
-	if info, err := os.Stat(dir); err == nil {
-		if !info.IsDir() {
-			return false, fmt.Errorf("%s is not a directory", payload.K3sAgentImagesDir)
-		}
+// removeImportCache removes importCache from payload.K3sAgentImagesDir and
+// says whether there was one.
+func removeImportCache(env *Env) (bool, error) {
+	p := path.Join(payload.K3sAgentImagesDir, importCache)
+	err := os.Remove(env.Path(p))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrNotExist):
 		return false, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Errorf("stat %s: %w", payload.K3sAgentImagesDir, err)
 	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return false, fmt.Errorf("create %s: %w", path.Dir(payload.K3sAgentImagesDir), err)
-	}
-	tmp := filepath.Join(parent, ".images.tmp")
-	if err := os.RemoveAll(tmp); err != nil {
-		return false, fmt.Errorf("remove leftover %s: %w", tmp, err)
-	}
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		return false, fmt.Errorf("create %s: %w", payload.K3sAgentImagesDir, err)
-	}
-	cache, err := os.OpenFile(filepath.Join(tmp, importCache), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return false, fmt.Errorf("create %s: %w", importCache, err)
-	}
-	if err := cache.Sync(); err != nil {
-		cache.Close()
-		return false, fmt.Errorf("sync %s: %w", importCache, err)
-	}
-	if err := cache.Close(); err != nil {
-		return false, fmt.Errorf("close %s: %w", importCache, err)
-	}
-	if err := syncDir(tmp); err != nil {
-		return false, err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return false, fmt.Errorf("create %s: %w", payload.K3sAgentImagesDir, err)
-	}
-	return true, syncDir(parent)
+	return false, fmt.Errorf("remove K3s's import cache: %w", err)
 }
 
 // imageArchive is one line of the manifest.

@@ -74,8 +74,7 @@ func runK3sImages(t *testing.T, root string) (string, error) {
 func TestK3sImagesBootsAndUpgrade(t *testing.T) {
 	root := t.TempDir()
 	v1 := putArchives(t, root, map[string]string{airgapName: "images v1"})[airgapName]
-	// What the first boot's seed of /var and an operator put there.
-	writeTestFile(t, root, payload.K3sAgentImagesDir+"/.cache.json", "")
+	// What an operator put there.
 	writeTestFile(t, root, payload.K3sAgentImagesDir+"/site-extra.tar", "operator's archive")
 	foreign := filepath.Join(root, payload.K3sAgentImagesDir, "gpu-operator.tar.zst")
 	if err := os.Symlink("/srv/images/gpu-operator.tar.zst", foreign); err != nil {
@@ -83,7 +82,6 @@ func TestK3sImagesBootsAndUpgrade(t *testing.T) {
 	}
 	link1 := "k3s-airgap-images-amd64-" + v1[:12] + ".tar.zst"
 	operator := map[string]string{
-		".cache.json":          "file ",
 		"site-extra.tar":       "file operator's archive",
 		"gpu-operator.tar.zst": "-> /srv/images/gpu-operator.tar.zst",
 	}
