@@ -2,7 +2,9 @@
 // rootfs.Tree: a rootfs tarball (plain, gzip, zstd or xz, recognised by its
 // magic bytes, not its name), a directory, or an OCI image flattened with
 // go-containerregistry's mutate.Extract (which applies whiteouts and opaque
-// directories).
+// directories). Whatever the kind, files the base carries from the machine
+// that built it (/etc/hostname, /etc/hosts, /etc/resolv.conf) are dropped
+// and the appliance's own laid down (buildhost.go).
 package baseos
 
 import (
@@ -47,7 +49,8 @@ func (s Source) origin() string {
 	return "base:image"
 }
 
-// AddTo adds the base OS to t as one layer.
+// AddTo adds the base OS to t as one layer, then replaces the files it
+// carries from its build machine with the appliance's own.
 func AddTo(ctx context.Context, t *rootfs.Tree, src Source) error {
 	set := 0
 	for _, ok := range []bool{src.TarPath != "", src.Dir != "", src.Image != nil} {
@@ -58,6 +61,13 @@ func AddTo(ctx context.Context, t *rootfs.Tree, src Source) error {
 	if set != 1 {
 		return errors.New("base OS source: exactly one of TarPath, Dir and Image must be set")
 	}
+	if err := addLayer(ctx, t, src); err != nil {
+		return err
+	}
+	return replaceBuildHostFiles(t)
+}
+
+func addLayer(ctx context.Context, t *rootfs.Tree, src Source) error {
 	switch {
 	case src.TarPath != "":
 		return addTarball(ctx, t, src.TarPath, src.origin())

@@ -59,7 +59,7 @@ func newTree(t *testing.T) *rootfs.Tree {
 
 func TestTarballDetectedByMagic(t *testing.T) {
 	data := makeTar(t, file{"etc/", ""}, file{"etc/os-release", "ID=debian\n"}, file{"usr/bin/sh", "elf"})
-	want := map[string]string{"etc/os-release": "ID=debian\n", "usr/bin/sh": "elf"}
+	want := map[string]string{"etc/os-release": "ID=debian\n", "usr/bin/sh": "elf", "etc/hosts": applianceHosts}
 	for _, format := range []string{"plain", "gzip", "zstd", "xz"} {
 		t.Run(format, func(t *testing.T) {
 			// The name says nothing true about the content.
@@ -86,21 +86,26 @@ func TestDirSource(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte("base\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "etc/os-release"), []byte("ID=debian\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tree := newTree(t)
 	if err := AddTo(context.Background(), tree, Source{Dir: dir, Name: "dir"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := files(t, tree), map[string]string{"etc/hostname": "base\n"}; !reflect.DeepEqual(got, want) {
+	if got, want := files(t, tree), map[string]string{"etc/os-release": "ID=debian\n", "etc/hosts": applianceHosts}; !reflect.DeepEqual(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
 	}
 }
 
 func layer(t *testing.T, files ...file) v1.Layer {
 	t.Helper()
-	data := makeTar(t, files...)
+	return layerOf(t, makeTar(t, files...))
+}
+
+// layerOf is an uncompressed image layer holding the tar stream data.
+func layerOf(t *testing.T, data []byte) v1.Layer {
+	t.Helper()
 	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	})
@@ -124,7 +129,7 @@ func TestImageWhiteouts(t *testing.T) {
 	if err := AddTo(context.Background(), tree, Source{Image: img}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"etc/kept": "k", "var/lib/state/new": "n"}
+	want := map[string]string{"etc/kept": "k", "var/lib/state/new": "n", "etc/hosts": applianceHosts}
 	if got := files(t, tree); !reflect.DeepEqual(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
 	}

@@ -5,11 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -19,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 )
 
 // k3sCAs are the certificate authorities K3s keeps in <data-dir>/server/tls
@@ -171,39 +171,21 @@ func loadCA(dir string, now time.Time) (*clusterCA, error) {
 }
 
 // caHash is K3s's hash of the CA bundle a server serves at /cacerts (its
-// server/tls/server-ca.crt, read as bytes: pkg/server/router.go, cacerts),
-// computed as K3s computes it (pkg/clientaccess/token.go, hashCA): for a
-// single certificate, the SHA-256 of the file's bytes; for a bundle, the
-// SHA-256 of the DER of the root that the first certificate's chain
-// verifies to, the later certificates being the candidate roots (no
-// authority key ID, or one equal to their subject key ID) and
-// intermediates. K3s hashes the whole file when that chain does not verify
-// on the joining node; a bundle that does not verify at build time is an
-// error here rather than a token that only works by accident.
+// server/tls/server-ca.crt, read as bytes: pkg/server/router.go, cacerts):
+// nodeconfig.K3sCAHash at build time. K3s hashes the whole file when the
+// bundle's chain does not verify on the joining node; a bundle that does not
+// verify at build time is an error here rather than a token that only works
+// by accident.
 func caHash(bundle []byte, now time.Time) (string, error) {
 	certs, err := parseCerts(bundle)
 	if err != nil {
 		return "", err
 	}
-	b := bundle
-	if len(certs) > 1 {
-		roots, inters := x509.NewCertPool(), x509.NewCertPool()
-		for _, c := range certs[1:] {
-			if len(c.AuthorityKeyId) == 0 || bytes.Equal(c.AuthorityKeyId, c.SubjectKeyId) {
-				roots.AddCert(c)
-			} else {
-				inters.AddCert(c)
-			}
-		}
-		chains, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, CurrentTime: now})
-		if err != nil {
-			return "", fmt.Errorf("the chain does not verify, so K3s would not pin its root: %w", err)
-		}
-		chain := chains[0]
-		b = chain[len(chain)-1].Raw
+	hash, chainErr := nodeconfig.K3sCAHash(certs, bundle, now)
+	if chainErr != nil {
+		return "", fmt.Errorf("the chain does not verify, so K3s would not pin its root: %w", chainErr)
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return hash, nil
 }
 
 func parseCerts(data []byte) ([]*x509.Certificate, error) {

@@ -2,8 +2,10 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/ml-appliance/appliance/builder/kernel"
@@ -55,6 +57,9 @@ func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kern
 			rootfs.DirOptions{Origin: "kernel"}); err != nil {
 			return fmt.Errorf("add kernel modules: %w", err)
 		}
+		if err := addKernelConfig(tree, b.kernelDebDir, k.Version); err != nil {
+			return err
+		}
 	}
 	if err := b.addCluster(ctx, tree); err != nil {
 		return err
@@ -73,6 +78,25 @@ func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kern
 		return err
 	}
 	return b.addNodeConfig(tree)
+}
+
+// addKernelConfig adds the .deb's boot/config-<version>, if it has one:
+// firstboot's host check reads the kernel's options there (Debian kernels
+// have no /proc/config.gz).
+func addKernelConfig(tree *rootfs.Tree, debDir, version string) error {
+	name := "boot/config-" + version
+	src := filepath.Join(debDir, filepath.FromSlash(name))
+	if info, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("kernel config: %w", err)
+	} else if !info.Mode().IsRegular() {
+		return fmt.Errorf("kernel config %s: not a regular file", name)
+	}
+	if err := tree.AddFileFrom(name, 0o644, src, rootfs.FileOptions{Origin: "kernel"}); err != nil {
+		return fmt.Errorf("add kernel config: %w", err)
+	}
+	return nil
 }
 
 func (b *pipeline) addAgent(tree *rootfs.Tree) error {

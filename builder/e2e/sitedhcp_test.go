@@ -22,13 +22,16 @@ type siteDHCP struct {
 	leases   map[string]net.IP
 	// Acks counts the ACKs sent, per MAC.
 	Acks map[string]int
+	// options go into every reply (a router, name servers).
+	options []dhcpv4.Modifier
 }
 
 // startSiteDHCP serves DHCP on iface in ns from serverIP (an address of
-// iface, in a /24) with addresses from first on; it stops at cleanup.
-func startSiteDHCP(t *testing.T, ns, iface string, serverIP, first net.IP) *siteDHCP {
+// iface, in a /24) with addresses from first on, and options in every
+// reply; it stops at cleanup.
+func startSiteDHCP(t *testing.T, ns, iface string, serverIP, first net.IP, options ...dhcpv4.Modifier) *siteDHCP {
 	t.Helper()
-	d := &siteDHCP{serverIP: serverIP.To4(), next: first.To4(), leases: map[string]net.IP{}, Acks: map[string]int{}}
+	d := &siteDHCP{serverIP: serverIP.To4(), next: first.To4(), leases: map[string]net.IP{}, Acks: map[string]int{}, options: options}
 	var srv *server4.Server
 	err := netns.Do(ns, func() error {
 		conn, err := server4.NewIPv4UDPConn(iface, &net.UDPAddr{IP: net.IPv4zero, Port: dhcpv4.ServerPort})
@@ -69,14 +72,14 @@ func (d *siteDHCP) handle(conn net.PacketConn, peer net.Addr, req *dhcpv4.DHCPv4
 		d.Acks[mac]++
 	}
 	d.mu.Unlock()
-	resp, err := dhcpv4.NewReplyFromRequest(req,
+	resp, err := dhcpv4.NewReplyFromRequest(req, append([]dhcpv4.Modifier{
 		dhcpv4.WithMessageType(answer),
 		dhcpv4.WithYourIP(ip),
 		dhcpv4.WithServerIP(d.serverIP),
 		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(d.serverIP)),
 		dhcpv4.WithOption(dhcpv4.OptSubnetMask(net.CIDRMask(24, 32))),
 		dhcpv4.WithOption(dhcpv4.OptIPAddressLeaseTime(time.Hour)),
-	)
+	}, d.options...)...)
 	if err != nil {
 		return
 	}

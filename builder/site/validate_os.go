@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -86,6 +87,26 @@ func checkCmdlineArg(v *validator, path, arg string) {
 			v.errorf(path, "%s is set by the builder", reserved)
 		}
 	}
+	if disablesAppArmor(args) {
+		v.warnf(path, "%q turns AppArmor off: containerd then refuses every pod that asks for an AppArmor profile (\"apparmor is not supported\"), and the node's host check warns", arg)
+	}
+}
+
+// disablesAppArmor reports whether the kernel parameters turn AppArmor off:
+// apparmor=0, security= naming another module, or an lsm= list without
+// apparmor (Linux security/security.c, ordered_lsm_init; security/apparmor
+// apparmor_enabled_setup).
+func disablesAppArmor(args map[string]string) bool {
+	if v, ok := args["apparmor"]; ok && v == "0" {
+		return true
+	}
+	if v, ok := args["security"]; ok && v != "" && v != "apparmor" {
+		return true
+	}
+	if v, ok := args["lsm"]; ok && !slices.Contains(strings.Split(v, ","), "apparmor") {
+		return true
+	}
+	return false
 }
 
 func checkOverlay(v *validator, path, dir string) {

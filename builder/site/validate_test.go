@@ -98,6 +98,13 @@ func TestValidate(t *testing.T) {
 		data: withOS("cmdline:", "  - quiet", "  - console=tty0 console=ttyS0", "  - \"\"", "  - appliance.os=PARTLABEL=OS-B", `  - 'foo="a b"'`),
 		want: "site.yaml:10: os.cmdline[1]: \"console=tty0 console=ttyS0\" holds 2 parameters: give one per list entry\nsite.yaml:11: os.cmdline[2]: empty parameter\nsite.yaml:12: os.cmdline[3]: appliance.os is set by the builder",
 	}, {
+		name: "cmdline turning AppArmor off",
+		data: withOS("cmdline:", "  - apparmor=0", "  - lsm=landlock,yama", "  - security=apparmor", "  - lsm=landlock,apparmor"),
+		warnings: []string{
+			`site.yaml:9: os.cmdline[0]: "apparmor=0" turns AppArmor off: containerd then refuses every pod that asks for an AppArmor profile ("apparmor is not supported"), and the node's host check warns`,
+			`site.yaml:10: os.cmdline[1]: "lsm=landlock,yama" turns AppArmor off: containerd then refuses every pod that asks for an AppArmor profile ("apparmor is not supported"), and the node's host check warns`,
+		},
+	}, {
 		name: "initramfs compression and modules",
 		data: withOS("initramfs:", "  compression: xz", "  modules: [nvme, kernel/drivers/nvme.ko, nvme]"),
 		want: "site.yaml:9: os.initramfs.compression: unsupported \"xz\" (want gzip, zstd or none)\nsite.yaml:10: os.initramfs.modules[1]: invalid module name \"kernel/drivers/nvme.ko\" (want a name like \"nvme\", without directory or .ko)\nsite.yaml:10: os.initramfs.modules[2]: duplicate module \"nvme\" (also os.initramfs.modules[0])",

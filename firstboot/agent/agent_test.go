@@ -28,6 +28,7 @@ firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_ed25519_key 
 firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_rsa_key SHA256:fake-ssh_host_rsa_key.pub
 firstboot: hostname: ml-lab-abcdef
 firstboot: network: DHCP on every NIC (no network-config, no static address in the inventory)
+firstboot: resolv-conf: warning: no systemd-resolved in this base OS and no name server in the network config: the node has no resolver (a DHCP lease's name servers are used only through systemd-resolved)
 firstboot: authorized-keys: 1 keys for root
 firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
 firstboot: k3s-platform: no /usr/lib/appliance/k3s/manifests, charts or registries.yaml in this image (no platform)
@@ -73,6 +74,7 @@ firstboot: grow-state: already done (2026-03-01T10:00:00Z)
 firstboot: ssh-host-keys: already done (2026-03-01T10:00:00Z)
 firstboot: hostname: ml-lab-abcdef
 firstboot: network: DHCP on every NIC (no network-config, no static address in the inventory)
+firstboot: resolv-conf: warning: no systemd-resolved in this base OS and no name server in the network config: the node has no resolver (a DHCP lease's name servers are used only through systemd-resolved)
 firstboot: authorized-keys: 1 keys for root
 firstboot: k3s-images: no /usr/lib/appliance/k3s/images in this image (no K3s)
 firstboot: k3s-platform: no /usr/lib/appliance/k3s/manifests, charts or registries.yaml in this image (no platform)

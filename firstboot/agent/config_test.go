@@ -125,6 +125,7 @@ firstboot: ssh-host-keys: generated /var/lib/appliance/ssh/ssh_host_rsa_key SHA2
 firstboot: hostname: gpu-7
 firstboot: bootcmd: bootcmd[0] echo early: ok
 firstboot: network: 1 systemd-networkd files from NoCloud seed /dev/vdb (vfat, label CIDATA) network-config
+firstboot: resolv-conf: warning: no systemd-resolved in this base OS and no name server in the network config: the node has no resolver (a DHCP lease's name servers are used only through systemd-resolved)
 firstboot: time: timezone Europe/Berlin
 firstboot: users: ops
 firstboot: authorized-keys: 2 keys for root

@@ -27,9 +27,16 @@ trap 'rm -f "$tmp"' EXIT
 
 # The kernel package's hook builds a Debian initrd the appliance never uses
 # (the builder makes its own initramfs): drop it to save ~40 MB.
+# Files of the machine that runs this are not the appliance's: mmdebstrap
+# copies the host's /etc/resolv.conf and /etc/hostname in (systemd-resolved's
+# postinst keeps the former as a backup) and writes the host's apt sources,
+# which may name a factory's internal mirror. The builder lays down the
+# appliance's own /etc/hosts and /etc/resolv.conf (builder/baseos).
 mmdebstrap --format=tar --variant=minbase --include="$include" \
 	--customize-hook='rm -f "$1"/boot/initrd.img-*' \
 	--customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
+	--customize-hook='rm -f "$1"/etc/resolv.conf "$1"/etc/.resolv.conf.systemd-resolved.bak "$1"/etc/hostname' \
+	--customize-hook='rm -rf "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*' \
 	"$suite" "$tmp" "$sources"
 mv "$tmp" "$out"
 trap - EXIT

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ml-appliance/appliance/firstboot/agent"
 	"github.com/ml-appliance/appliance/firstboot/bringup"
+	"github.com/ml-appliance/appliance/firstboot/hostcheck"
 	"github.com/spf13/cobra"
 )
 
@@ -43,8 +44,11 @@ type nodeStatus struct {
 
 // statusReport is the JSON of `firstboot status --output json`.
 type statusReport struct {
-	Node     nodeStatus      `json:"node"`
-	Platform *bringup.Status `json:"platform"`
+	Node nodeStatus `json:"node"`
+	// HostCheck is the last check of what K3s needs from this node
+	// (package hostcheck), nil before one ran.
+	HostCheck *hostcheck.Report `json:"hostCheck"`
+	Platform  *bringup.Status   `json:"platform"`
 }
 
 func newStatusCmd() *cobra.Command {
@@ -83,6 +87,9 @@ func readStatus(root string) (statusReport, error) {
 		return rep, err
 	}
 	rep.Node = nodeStatus{Role: role.Role, ClusterInit: role.ClusterInit, Hostname: role.Hostname, Decided: role.Decided}
+	if rep.HostCheck, err = agent.ReadHostCheck(root); err != nil {
+		return rep, err
+	}
 	s, err := bringup.ReadStatusFile(root + agent.PlatformStatusPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -103,6 +110,7 @@ func printStatus(w io.Writer, rep statusReport) {
 	default:
 		fmt.Fprintf(w, "node: %s, %s\n", rep.Node.Hostname, rep.Node.Role)
 	}
+	printHostCheck(w, rep.HostCheck)
 	switch {
 	case rep.Platform != nil:
 		fmt.Fprintf(w, "platform (as of %s):\n", rep.Platform.Updated.Format(time.RFC3339))
@@ -111,5 +119,18 @@ func printStatus(w io.Writer, rep statusReport) {
 		fmt.Fprintln(w, "platform: no status yet: firstboot-platform.service has not reported (see `journalctl -u firstboot-platform`)")
 	default:
 		fmt.Fprintln(w, "platform: brought up and reported by the initial server; run `firstboot status` there")
+	}
+}
+
+// printHostCheck writes the host check's summary, then each requirement
+// that is missing or warned about.
+func printHostCheck(w io.Writer, rep *hostcheck.Report) {
+	if rep == nil {
+		fmt.Fprintln(w, "host check: none yet (an image without K3s has none; else firstboot has not got that far)")
+		return
+	}
+	fmt.Fprintf(w, "host check (%s, kernel %s): %s\n", rep.Checked.Format(time.RFC3339), rep.Kernel, rep.Summary())
+	for _, r := range append(rep.Missing(), rep.Warnings()...) {
+		fmt.Fprintln(w, "  "+r.Line())
 	}
 }
