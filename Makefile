@@ -22,7 +22,7 @@ HOST_PACKAGES := squashfs-tools-ng squashfs-tools mmdebstrap e2fsprogs dosfstool
 HOST_COMMANDS := tar2sqfs unsquashfs mmdebstrap mkfs.ext4 e2fsck fsck.fat mcopy sgdisk \
 	qemu-system-x86_64 cpio zstd containerd ctr depmod xorriso
 
-.PHONY: all build image base deps testassets kube-testassets test test-short bench lint clean
+.PHONY: all build image base deps testassets kube-testassets helm-controller-testassets test test-short bench lint clean
 
 all: build
 
@@ -51,8 +51,8 @@ image: deps build base
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) bin/builder build --config $(CONFIG) --output $(OUTPUT)
 
 ## testassets: the real kernel package and base OS the boot tests use, and
-## the kube-apiserver and etcd the client-go tests run against
-testassets: $(TESTASSETS)/linux-image-cloud-amd64.deb $(TESTASSETS)/base-debian-bookworm.tar kube-testassets
+## the kube-apiserver, etcd and helm-controller the client-go tests run against
+testassets: $(TESTASSETS)/linux-image-cloud-amd64.deb $(TESTASSETS)/base-debian-bookworm.tar kube-testassets helm-controller-testassets
 $(TESTASSETS)/linux-image-cloud-amd64.deb:
 	mkdir -p $(TESTASSETS)
 	.ci/fetch-kernel-deb.sh linux-image-cloud-amd64 $@
@@ -63,11 +63,16 @@ $(TESTASSETS)/base-debian-bookworm.tar: $(BASE_TAR)
 # them); the script skips the build (~10 min cold) when its stamp matches.
 kube-testassets:
 	GO=$(GO) firstboot/kubetools/build.sh $(TESTASSETS)/kube
+# The real helm-controller of the pinned K3s release, built from the nested
+# module internal/helmcontroller/tools (a few minutes cold, then skipped by stamp).
+helm-controller-testassets:
+	GO=$(GO) internal/helmcontroller/tools/build.sh $(TESTASSETS)/helm-controller
 
 ## test: the whole suite, VM boot tests included
 test: deps testassets
 	$(GO) vet ./...
 	$(GO) test -timeout 50m ./...
+	cd builder/imagestore/k3simport && $(GO) vet ./... && GO=$(GO) $(GO) test -timeout 20m ./...
 
 ## test-short: unit tests only (no VM boots)
 test-short:

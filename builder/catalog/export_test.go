@@ -1,6 +1,14 @@
 package catalog
 
-import "testing"
+import (
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chart"
+)
+
+// TargetKubeVersion is the Kubernetes version the upstream render checks
+// target, for the pin test in package catalog_test.
+const TargetKubeVersion = targetKubeVersion
 
 // UpstreamChecker renders components against their real upstream charts
 // (TestCatalogAgainstUpstreamCharts's checks) for tests in package
@@ -25,4 +33,21 @@ func (u *UpstreamChecker) Check(t *testing.T, c *Component, values map[string]an
 	withValues := *c
 	withValues.Values = values
 	checkUpstream(t, &withValues, u.src)
+}
+
+// Chart loads c's upstream chart with every subchart values enable
+// vendored, as a packaged chart carries them (stand-in subcharts are logged
+// to t). It fails t when the snapshot does not have the pinned version.
+func (u *UpstreamChecker) Chart(t *testing.T, c *Component, values map[string]any) *chart.Chart {
+	t.Helper()
+	src := u.src
+	src.standIns = func(line string) { t.Log(line) }
+	ch, err := src.load(c.Chart.Repo, c.Chart.Name, c.Chart.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.addSubcharts(ch, values); err != nil {
+		t.Fatalf("%s: %v", c.File, err)
+	}
+	return ch
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // targetKubeVersion is the Kubernetes version of the K3s release the
-// appliance runs (v1.36.3+k3s1).
-const targetKubeVersion = "v1.36.3"
+// appliance runs (v1.36.2+k3s1; TestPinsAgree in pin_test.go checks it
+// against configs/ and firstboot/kubetools).
+const targetKubeVersion = "v1.36.2"
 
 // TestCatalogAgainstUpstreamCharts renders every catalog component whose
 // real chart this machine can download (upstreamRepos) with the catalog's

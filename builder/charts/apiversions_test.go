@@ -11,12 +11,12 @@ import (
 )
 
 // Upstream sources of the CRDs K3s serves: the HelmChart controller K3s
-// embeds, and the Traefik chart whose crds/ directory K3s's traefik-crd
+// embeds (v0.17.1 in the pinned K3s v1.36.2+k3s1, internal/helmcontroller), and the Traefik chart whose crds/ directory K3s's traefik-crd
 // chart packages. The Traefik snapshot is the one the module proxy here
 // serves (a newer chart than K3s bundles); its traefik.io CRDs have been
 // the same ten since Traefik v3.0.
 const (
-	helmControllerModule = "github.com/k3s-io/helm-controller@v0.17.9"
+	helmControllerModule = "github.com/k3s-io/helm-controller@v0.17.1"
 	traefikChartModule   = "github.com/traefik/traefik-helm-chart@v41.6.0+incompatible"
 )
 

@@ -17,7 +17,10 @@ import (
 // controller, its own k3s.cattle.io resources, the bundled Traefik's CRDs
 // and metrics-server. Traefik v3, which K3s bundles since v1.32, dropped
 // the traefik.containo.us group, so a chart asking for it must not be
-// told it exists. The helm.cattle.io and traefik.io entries are checked
+// told it exists. They hold for the release the appliance pins, K3s
+// v1.36.2+k3s1 (release notes: Helm-controller v0.17.1, Traefik v3.7.4,
+// Metrics-server v0.8.1); the Kubernetes version itself comes from the
+// release tag (platform.KubeVersion). The helm.cattle.io and traefik.io entries are checked
 // against the CRDs of k3s-io/helm-controller and traefik-helm-chart
 // (apiversions_test.go); the k3s.cattle.io ones are K3s's pkg/crd list,
 // not checked here (the k3s module cannot be downloaded on this machine).

@@ -92,8 +92,8 @@ func (w *watcher) waitForInstallJob(parent, wctx context.Context, timeout time.D
 			return false, w.installFailure(parent, job, fmt.Sprintf("install job %s/%s failed: %s", job.Namespace, job.Name, c.Reason))
 		}
 		reason := fmt.Sprintf("install job %s/%s running", job.Namespace, job.Name)
-		if job.Status.Failed > 0 {
-			reason += fmt.Sprintf(" (%d failed attempts)", job.Status.Failed)
+		if n := w.failedAttempts(ctx, job); n > 0 {
+			reason += fmt.Sprintf(" (%d failed attempts)", n)
 		}
 		w.set(StateInstalling, reason, nil)
 		return false, nil
@@ -105,6 +105,26 @@ func (w *watcher) waitForInstallJob(parent, wctx context.Context, timeout time.D
 		return &failure{Reason: withLastError(fmt.Sprintf("timed out after %s waiting for install job %s/%s to appear", timeout, payload.HelmChartNamespace, jobName), last)}
 	}
 	return w.installFailure(parent, job, withLastError(fmt.Sprintf("timed out after %s waiting for install job %s/%s", timeout, job.Namespace, job.Name), last))
+}
+
+// failedAttempts counts a running install job's failed attempts: its
+// failed pods and the restarts of its pods' containers. helm-controller's
+// install pods restart in place (restartPolicy OnFailure, k3s-io/
+// helm-controller v0.17.1 pkg/controllers/chart/chart.go job()), so a
+// failing install counts no failed pod for a long time (backoffLimit 1000).
+// Pods that cannot be listed count as none.
+func (w *watcher) failedAttempts(ctx context.Context, job *batchv1.Job) int32 {
+	n := job.Status.Failed
+	pods, err := jobPods(ctx, w.core, job)
+	if err != nil {
+		return n
+	}
+	for _, p := range pods {
+		for _, cs := range p.Status.ContainerStatuses {
+			n += cs.RestartCount
+		}
+	}
+	return n
 }
 
 // installFailure is a failed install: reason, then the job's detail, with

@@ -3,7 +3,8 @@
 # versions its go.mod pins) into OUTDIR, for the tests that run client-go
 # code against a real API server (internal/kubetest).
 #
-# A cold build takes about ten minutes and 2.5 GB of RAM; it is skipped
+# A cold build takes 10-12 minutes on 2 cores and up to ~2.5 GB of RAM (v1.36.2:
+# 12m14s, 1.9 GB peak RSS, measured under load); it is skipped
 # when OUTDIR/.stamp matches the sha256 of go.mod, go.sum and `go version`
 # and both binaries are there.
 set -euo pipefail

@@ -5,7 +5,7 @@
 // The binaries come from `make testassets` (firstboot/kubetools/build.sh
 // builds them into out/testassets/kube), or from $KUBEBUILDER_ASSETS. Like
 // package testassets, a test fails when they are missing rather than
-// skipping.
+// skipping (but in -short mode, see testassets.Missing).
 //
 // One server per test:
 //
@@ -18,6 +18,7 @@
 package kubetest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,6 +53,9 @@ func AssetsDir() string {
 func Start(t testing.TB, crdDirs ...string) *rest.Config {
 	t.Helper()
 	s, err := start(crdDirs)
+	if errors.Is(err, errMissing) {
+		testassets.Missing(t, "%v", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +67,9 @@ func Start(t testing.TB, crdDirs ...string) *rest.Config {
 	})
 	return rest.CopyConfig(s.config)
 }
+
+// errMissing is start's error when the binaries are not there.
+var errMissing = errors.New("missing")
 
 // server is a running envtest control plane.
 type server struct {
@@ -80,7 +87,7 @@ func start(crdDirs []string) (*server, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s missing in %s: run `make testassets` first", strings.Join(missing, " and "), dir)
+		return nil, fmt.Errorf("%s %w in %s: run `make testassets` first", strings.Join(missing, " and "), errMissing, dir)
 	}
 	// envtest logs through controller-runtime's logger, which complains
 	// when never set.
@@ -137,6 +144,9 @@ func Shared(t testing.TB) *rest.Config {
 			t.Logf("kube-apiserver on %s up in %s (shared by this test binary)", shared.server.config.Host, shared.server.took.Round(time.Millisecond))
 		}
 	})
+	if errors.Is(shared.err, errMissing) {
+		testassets.Missing(t, "%v", shared.err)
+	}
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}

@@ -1,7 +1,9 @@
 package kubetest
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ml-appliance/appliance/internal/testassets"
@@ -21,8 +23,10 @@ func TestStart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("server version: %v", err)
 	}
-	if v.GitVersion != "v1.37.2" || v.Major != "1" || v.Minor != "37" {
-		t.Errorf("server version %s (%s.%s), want v1.37.2 as firstboot/kubetools/go.mod pins", v.GitVersion, v.Major, v.Minor)
+	want := kubetoolsVersion(t) // vMAJOR.MINOR.PATCH
+	parts := strings.Split(strings.TrimPrefix(want, "v"), ".")
+	if v.GitVersion != want || v.Major != parts[0] || v.Minor != parts[1] {
+		t.Errorf("server version %s (%s.%s), want %s as firstboot/kubetools/go.mod pins", v.GitVersion, v.Major, v.Minor, want)
 	}
 	res, err := core.Discovery().ServerResourcesForGroupVersion("helm.cattle.io/v1")
 	if err != nil {
@@ -35,4 +39,22 @@ func TestStart(t *testing.T) {
 	if len(kinds) != 2 || kinds[0] != "helmcharts" || kinds[1] != "helmcharts/status" {
 		t.Errorf("helm.cattle.io/v1 serves %q, want helmcharts with its status subresource", kinds)
 	}
+}
+
+// kubetoolsVersion is the k8s.io/kubernetes version firstboot/kubetools
+// builds kube-apiserver from.
+func kubetoolsVersion(t *testing.T) string {
+	t.Helper()
+	goMod := filepath.Join(testassets.RepoRoot(), "firstboot", "kubetools", "go.mod")
+	data, err := os.ReadFile(goMod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "k8s.io/kubernetes" && strings.Count(f[1], ".") == 2 {
+			return f[1]
+		}
+	}
+	t.Fatalf("%s does not require k8s.io/kubernetes", goMod)
+	return ""
 }

@@ -5,6 +5,8 @@
 //
 // A test that needs an asset fails when it is missing rather than skipping:
 // a skipped boot test reported as passing would hide a broken appliance.
+// Only `go test -short` (`make test-short`, unit tests on a fresh checkout)
+// skips such a test, saying which asset it lacks.
 package testassets
 
 import (
@@ -32,14 +34,25 @@ func Dir() string {
 	return filepath.Join(RepoRoot(), "out", "testassets")
 }
 
-// Path returns the path of the named asset, failing t when it is missing.
+// Path returns the path of the named asset, failing t when it is missing
+// (skipping it in -short mode).
 func Path(t testing.TB, name string) string {
 	t.Helper()
 	p := filepath.Join(Dir(), name)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test asset %s missing (%v): run `make testassets` first", name, err)
+		Missing(t, "test asset %s missing (%v): run `make testassets` first", name, err)
 	}
 	return p
+}
+
+// Missing stops t for a missing asset: it fails t, or skips it in -short
+// mode, where the assets are not expected to be there.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: "+format, args...)
+	}
+	t.Fatalf(format, args...)
 }
 
 // RepoRoot is the module root, found from this source file's location.
