@@ -6,6 +6,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v4/pkg/action"
 
 	"github.com/ml-appliance/appliance/builder/charts"
 	"github.com/ml-appliance/appliance/internal/kubetest"
@@ -92,7 +93,7 @@ func TestAPIServerChecksCanFail(t *testing.T) {
 	hc.Metadata.Name = "unknown-field"
 	hc.Spec.Chart, hc.Spec.TargetNamespace, hc.Spec.CreateNamespace = "unknown-field-0.1.0.tgz", "selfcheck", true
 	hc.Spec.ValuesContent = "a: b\n"
-	err = installChart(t.TempDir(), writeKubeconfig(t, cfg), hc, archive)
+	_, err = installChart(t.TempDir(), writeKubeconfig(t, cfg), hc, archive, action.DryRunNone)
 	if err == nil || !strings.Contains(err.Error(), "bogus") {
 		t.Fatalf("helm install of a ConfigMap with an unknown field: got %v, want an error naming the field", err)
 	}

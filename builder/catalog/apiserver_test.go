@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v4/pkg/action"
+
 	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/catalog"
 	"github.com/ml-appliance/appliance/builder/platform"
@@ -31,16 +33,26 @@ const (
 // TestPlatformOnAPIServer renders every catalog component whose chart can
 // be had here the way a build does (platform.Resolve: the chart pulled from
 // a chart repository, values merged, charts.Render for the pinned K3s's
-// Kubernetes version with K3sAPIVersions), for the catalog's values and for
+// Kubernetes version and API versions), for the catalog's values and for
 // each example config's, and then, on a real kube-apiserver of that
 // Kubernetes minor (firstboot/kubetools):
 //
 //   - create: every rendered object, hooks included, is created as it is
 //     (CRDs first, waited for until Established; then namespaces; then the
 //     rest), with strict field validation as Helm 4 applies: no rejection;
-//   - helm-install: each chart archive is installed with its HelmChart's
-//     valuesContent on a fresh server as klipper-helm's `helm install`
-//     does (helminstall_test.go): no failure.
+//   - helm-install: on a fresh server, the API versions and kinds it
+//     serves are those the build renders for (servedapis_test.go); each
+//     chart archive is installed with its HelmChart's valuesContent as
+//     klipper-helm's `helm install` does (helminstall_test.go): no
+//     failure; every image the Helm 4 release (CRDs, manifest and hooks)
+//     names, found with the build's own charts.Images, is one the build
+//     bakes for that component (plan.Images); no object naming an image
+//     is in the release but not in the build's Helm 3 render; every other
+//     difference between the two object sets is logged
+//     (helm4images_test.go). The same holds for each chart rendered by
+//     Helm 4 on the server once every component is installed
+//     (rendered-after-all: K3s installs HelmCharts in no set order, so a
+//     chart may see the other components' CRDs served).
 //
 // Components whose chart cannot be downloaded here are reported as skipped
 // subtests chart-not-available-here/<component>, never as passed.
@@ -200,14 +212,24 @@ func checkOnAPIServer(t *testing.T, cat *catalog.Catalog, upstream *catalog.Upst
 	t.Run("helm-install", func(t *testing.T) {
 		cfg := kubetest.Start(t, crds...)
 		k := newAPIClient(t, cfg)
+		k.checkServedAPIVersions(t)
 		jobs := startJobCompleter(k.typed)
 		defer jobs.stop(t)
 		kubeconfig := writeKubeconfig(t, cfg)
 		for _, c := range plan.Components {
 			t.Run(c.Catalog.Name, func(t *testing.T) {
-				helmInstall(t, kubeconfig, c)
+				checkHelm4Release(t, c, plan.Images, helmInstall(t, kubeconfig, c, action.DryRunNone))
 			})
 		}
+		// K3s installs the HelmCharts in no set order: a chart may be
+		// rendered before or after the other components' CRDs are served.
+		t.Run("rendered-after-all", func(t *testing.T) {
+			for _, c := range plan.Components {
+				t.Run(c.Catalog.Name, func(t *testing.T) {
+					checkHelm4Release(t, c, plan.Images, helmInstall(t, kubeconfig, c, action.DryRunServer))
+				})
+			}
+		})
 	})
 }
 

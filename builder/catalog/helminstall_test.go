@@ -14,6 +14,7 @@ import (
 	"helm.sh/helm/v4/pkg/cli/values"
 	"helm.sh/helm/v4/pkg/getter"
 	"helm.sh/helm/v4/pkg/kube"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
@@ -43,8 +44,10 @@ type helmChartSpec struct {
 
 // helmInstall installs c's chart archive with the HelmChart the builder
 // writes for it (platform.HelmChart), as the helm-install job K3s starts
-// for that HelmChart would, and fails t if Helm fails.
-func helmInstall(t *testing.T, kubeconfig string, c *platform.Component) {
+// for that HelmChart would, and fails t if Helm fails. It returns the
+// release Helm made. With dryRun action.DryRunServer Helm renders on the
+// server (lookups, served API versions) and creates nothing.
+func helmInstall(t *testing.T, kubeconfig string, c *platform.Component, dryRun action.DryRunStrategy) *releasev1.Release {
 	t.Helper()
 	manifest, err := platform.HelmChart(c)
 	if err != nil {
@@ -55,15 +58,18 @@ func helmInstall(t *testing.T, kubeconfig string, c *platform.Component) {
 		t.Fatalf("HelmChart for %s: %v", c.Catalog.Name, err)
 	}
 	began := time.Now()
-	if err := installChart(t.TempDir(), kubeconfig, hc, c.Chart.Path); err != nil {
+	rel, err := installChart(t.TempDir(), kubeconfig, hc, c.Chart.Path, dryRun)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("helm install %s into %s: deployed in %s", hc.Metadata.Name, hc.Spec.TargetNamespace, time.Since(began).Round(time.Millisecond))
+	t.Logf("helm install --dry-run=%s %s into %s: %s in %s", dryRun, hc.Metadata.Name, hc.Spec.TargetNamespace, rel.Info.Description, time.Since(began).Round(time.Millisecond))
+	return rel
 }
 
 // installChart runs what the helm-install job runs for hc, with the chart
 // archive at chartPath (the file hc.Spec.Chart names), on the cluster of
-// kubeconfig. dir is scratch space.
+// kubeconfig, and returns the release Helm made; dryRun is Helm's
+// --dry-run (action.DryRunNone installs). dir is scratch space.
 //
 // The job: helm-controller v0.17.1 (the version K3s v1.36.2 bundles)
 // pkg/controllers/chart/chart.go args() passes `install --namespace
@@ -80,22 +86,22 @@ func helmInstall(t *testing.T, kubeconfig string, c *platform.Component) {
 // packages only the subcharts the values enable, so the CLI's
 // CheckDependencies (every Chart.yaml dependency vendored) is not run: a
 // published archive carries them all.
-func installChart(dir, kubeconfig string, hc helmChartSpec, chartPath string) error {
+func installChart(dir, kubeconfig string, hc helmChartSpec, chartPath string, dryRun action.DryRunStrategy) (*releasev1.Release, error) {
 	timeout := maxInstallTimeout
 	if d, err := time.ParseDuration(hc.Spec.Timeout); err == nil && d < timeout {
 		timeout = d
 	}
 	valuesFile := filepath.Join(dir, "values-0-000-HelmChart-ValuesContent.yaml")
 	if err := os.WriteFile(valuesFile, []byte(hc.Spec.ValuesContent), 0o644); err != nil {
-		return err
+		return nil, err
 	}
 	vals, err := (&values.Options{ValueFiles: []string{valuesFile}}).MergeValues(getter.Providers{})
 	if err != nil {
-		return fmt.Errorf("values of HelmChart %s: %w", hc.Metadata.Name, err)
+		return nil, fmt.Errorf("values of HelmChart %s: %w", hc.Metadata.Name, err)
 	}
 	ch, err := loader.Load(chartPath)
 	if err != nil {
-		return fmt.Errorf("chart %s: %w", chartPath, err)
+		return nil, fmt.Errorf("chart %s: %w", chartPath, err)
 	}
 	flags := genericclioptions.NewConfigFlags(false)
 	cacheDir := filepath.Join(dir, "kube-cache")
@@ -103,7 +109,7 @@ func installChart(dir, kubeconfig string, hc helmChartSpec, chartPath string) er
 	cfg := action.NewConfiguration()
 	cfg.SetLogger(slog.DiscardHandler)
 	if err := cfg.Init(flags, hc.Spec.TargetNamespace, "secret"); err != nil {
-		return fmt.Errorf("helm for %s: %w", hc.Metadata.Name, err)
+		return nil, fmt.Errorf("helm for %s: %w", hc.Metadata.Name, err)
 	}
 	inst := action.NewInstall(cfg)
 	inst.ReleaseName = hc.Metadata.Name
@@ -112,10 +118,16 @@ func installChart(dir, kubeconfig string, hc helmChartSpec, chartPath string) er
 	inst.ServerSideApply = true
 	inst.WaitStrategy = kube.HookOnlyStrategy
 	inst.Timeout = timeout
-	if _, err := inst.RunWithContext(context.Background(), ch, vals); err != nil {
-		return fmt.Errorf("helm install %s %s --namespace %s: %w", hc.Metadata.Name, hc.Spec.Chart, hc.Spec.TargetNamespace, err)
+	inst.DryRunStrategy = dryRun
+	r, err := inst.RunWithContext(context.Background(), ch, vals)
+	if err != nil {
+		return nil, fmt.Errorf("helm install %s %s --namespace %s: %w", hc.Metadata.Name, hc.Spec.Chart, hc.Spec.TargetNamespace, err)
 	}
-	return nil
+	rel, ok := r.(*releasev1.Release)
+	if !ok {
+		return nil, fmt.Errorf("helm install %s: release of type %T, want %T", hc.Metadata.Name, r, rel)
+	}
+	return rel, nil
 }
 
 // writeKubeconfig writes a kubeconfig for cfg, the form Helm's CLI reads

@@ -2,6 +2,7 @@ package charts
 
 import (
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"strings"
@@ -9,11 +10,14 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
+	kubefake "helm.sh/helm/v3/pkg/kube/fake"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
 	"sigs.k8s.io/yaml"
 )
 
 // K3sAPIVersions are the API groups a K3s server serves beyond the
-// Kubernetes built-ins (chartutil.DefaultVersionSet): its HelmChart
+// Kubernetes built-ins (KubernetesAPIVersions): its HelmChart
 // controller, its own k3s.cattle.io resources, the bundled Traefik's CRDs
 // and metrics-server. Traefik v3, which K3s bundles since v1.32, dropped
 // the traefik.containo.us group, so a chart asking for it must not be
@@ -54,7 +58,7 @@ type RenderOptions struct {
 	Values map[string]any
 	// KubeVersion is the target Kubernetes version, e.g. "v1.33.5".
 	KubeVersion string
-	// APIVersions are served beyond chartutil.DefaultVersionSet; nil means
+	// APIVersions are served beyond KubernetesAPIVersions; nil means
 	// K3sAPIVersions. The group/versions (and kinds) of the CRDs the chart
 	// ships are always added.
 	APIVersions []string
@@ -79,27 +83,43 @@ type Rendered struct {
 }
 
 // Render renders ch as `helm template` would (CRDs, subcharts and hooks
-// included) for the given Kubernetes version and API versions.
+// included, no cluster to look objects up in), except that the chart sees
+// the API versions a server serves as Helm on that server lists them:
+// KubernetesAPIVersions, then opts.APIVersions, then the chart's CRDs,
+// and nothing else. `helm template` (Install.ClientOnly) would add
+// chartutil.DefaultVersionSet, which a 1.36 server disagrees with
+// (KubernetesAPIVersions), so Render takes Install's dry-run path with
+// the Capabilities set instead and the client `helm template` itself
+// uses, which reaches no cluster (helm.sh/helm/v3 v3.22.0
+// pkg/action/install.go RunWithContext: with ClientOnly it sets
+// kubefake.PrintingKubeClient and DefaultCapabilities; a dry run with no
+// DryRunOption renders without a cluster, returns before creating
+// anything, and uses Configuration.Capabilities as given).
 func Render(ch *chart.Chart, opts RenderOptions) (*Rendered, error) {
 	name := ch.Name()
 	kv, err := chartutil.ParseKubeVersion(opts.KubeVersion)
 	if err != nil {
 		return nil, fmt.Errorf("render chart %s: kubernetes version %q: %w", name, opts.KubeVersion, err)
 	}
-	apis := opts.APIVersions
-	if apis == nil {
-		apis = K3sAPIVersions
+	extra := opts.APIVersions
+	if extra == nil {
+		extra = K3sAPIVersions
 	}
-	apis = append(slices.Clone(apis), crdAPIVersions(ch)...)
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	inst := action.NewInstall(&action.Configuration{
+		Log:        func(string, ...any) {},
+		KubeClient: &kubefake.PrintingKubeClient{Out: io.Discard},
+		Releases:   storage.Init(driver.NewMemory()),
+		Capabilities: &chartutil.Capabilities{
+			KubeVersion: *kv,
+			APIVersions: slices.Concat(KubernetesAPIVersions, extra, crdAPIVersions(ch)),
+			HelmVersion: chartutil.DefaultCapabilities.HelmVersion,
+		},
+	})
 	inst.DryRun = true
-	inst.ClientOnly = true
 	inst.IncludeCRDs = true
 	inst.Replace = true
 	inst.ReleaseName = opts.ReleaseName
 	inst.Namespace = opts.Namespace
-	inst.KubeVersion = kv
-	inst.APIVersions = apis
 	vals := opts.Values
 	if vals == nil {
 		vals = map[string]any{}

@@ -2,6 +2,7 @@ package charts
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -78,5 +79,36 @@ data:
 	_, err = Render(ch, RenderOptions{KubeVersion: "latest"})
 	if want := `render chart app: kubernetes version "latest": `; err == nil || err.Error()[:len(want)] != want {
 		t.Errorf("error %v, want prefix %s", err, want)
+	}
+}
+
+// TestRenderServedKubernetesAPIs checks that a chart sees Kubernetes's own
+// API versions as Helm on a 1.36 server lists them (KubernetesAPIVersions):
+// kinds included, versions the server no longer serves left out, where
+// `helm template` (chartutil.DefaultVersionSet) says the opposite.
+func TestRenderServedKubernetesAPIs(t *testing.T) {
+	ch := testChart()
+	for _, gate := range []string{"batch/v1/CronJob", "policy/v1/PodDisruptionBudget", "policy/v1", "policy/v1beta1", "batch/v1beta1", "resource.k8s.io/v1alpha3"} {
+		ch.Templates = append(ch.Templates, file("templates/"+strings.NewReplacer("/", "-", ".", "-").Replace(gate)+".yaml",
+			`{{- if .Capabilities.APIVersions.Has "`+gate+`" }}
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: gated}
+{{- end }}
+`))
+	}
+	r, err := Render(ch, RenderOptions{ReleaseName: "app", Namespace: "apps", KubeVersion: "v1.36.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range r.Manifests {
+		if strings.Contains(m.Content, "name: gated") {
+			got = append(got, m.Template)
+		}
+	}
+	want := []string{"app/templates/batch-v1-CronJob.yaml", "app/templates/policy-v1-PodDisruptionBudget.yaml", "app/templates/policy-v1.yaml"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("templates whose API version the chart was told is served:\n got %q\nwant %q", got, want)
 	}
 }

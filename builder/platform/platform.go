@@ -92,6 +92,11 @@ func Resolve(ctx context.Context, s *site.Site, opts Options) (*Plan, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	plan := &Plan{KubeVersion: KubeVersion(s.K3s)}
+	if minor := kubeMinor(plan.KubeVersion); minor != charts.KubernetesAPIMinor {
+		log.Warn("charts are rendered with the API versions kube-apiserver "+charts.KubernetesAPIMinor+
+			" serves: a chart that checks for an API added or removed since may render differently on this cluster",
+			"kubernetes", plan.KubeVersion)
+	}
 	var errs []error
 	for _, name := range s.Platform.Enabled() {
 		entry, ok := opts.Catalog.Component(name)
@@ -153,6 +158,15 @@ func KubeVersion(k site.K3s) string {
 		return v
 	}
 	return chartutil.DefaultCapabilities.KubeVersion.Version
+}
+
+// kubeMinor is the "1.36" of "v1.36.2".
+func kubeMinor(version string) string {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[0] + "." + parts[1]
 }
 
 // collectImages merges the images every component's rendered chart and

@@ -117,3 +117,11 @@ func TestReadinessWorkloadMissingFromChart(t *testing.T) {
 		t.Errorf("error:\n got %v\nwant %s", err, want)
 	}
 }
+
+func TestKubeMinor(t *testing.T) {
+	for in, want := range map[string]string{"v1.36.2": "1.36", "v1.33.5": "1.33", "1.40.0": "1.40", "v1": "", "": ""} {
+		if got := kubeMinor(in); got != want {
+			t.Errorf("kubeMinor(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
