@@ -6,10 +6,11 @@ import (
 	"github.com/ml-appliance/appliance/builder/charts"
 )
 
-// targetKubeVersion is the Kubernetes version of the K3s release the
-// appliance runs (v1.36.2+k3s1; TestPinsAgree in pin_test.go checks it
-// against configs/ and firstboot/kubetools).
-const targetKubeVersion = "v1.36.2"
+// targetKubeVersion is the Kubernetes version the API server of the K3s
+// release the appliance runs reports, and Helm on the node gives charts
+// (platform.KubeVersion; TestPinsAgree in pin_test.go checks it against
+// configs/ and firstboot/kubetools).
+const targetKubeVersion = "v1.36.2+k3s1"
 
 // TestCatalogAgainstUpstreamCharts renders every catalog component whose
 // real chart this machine can download (upstreamRepos) with the catalog's

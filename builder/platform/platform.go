@@ -150,12 +150,14 @@ func resolveComponent(ctx context.Context, s *site.Site, entry *catalog.Componen
 	return c, nil
 }
 
-// KubeVersion is the Kubernetes version a K3s release runs (v1.33.5+k3s1 ->
-// v1.33.5); Helm's default when the release is local files of unknown
-// version.
+// KubeVersion is the Kubernetes version a K3s release's API server
+// reports, which Helm on the node gives charts as
+// .Capabilities.KubeVersion: the release tag itself (v1.36.2+k3s1; K3s's
+// scripts/build stamps k8s.io/component-base/version.gitVersion with it);
+// Helm's default when the release is local files of unknown version.
 func KubeVersion(k site.K3s) string {
-	if v, _, ok := strings.Cut(k.Version, "+"); ok {
-		return v
+	if k.Version != "" {
+		return k.Version
 	}
 	return chartutil.DefaultCapabilities.KubeVersion.Version
 }

@@ -21,7 +21,7 @@ func TestResolveListsEveryImageAndWhoNeedsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.KubeVersion != "v1.33.5" {
+	if plan.KubeVersion != "v1.33.5+k3s1" {
 		t.Errorf("KubeVersion = %q", plan.KubeVersion)
 	}
 	want := []Need{
@@ -119,7 +119,7 @@ func TestReadinessWorkloadMissingFromChart(t *testing.T) {
 }
 
 func TestKubeMinor(t *testing.T) {
-	for in, want := range map[string]string{"v1.36.2": "1.36", "v1.33.5": "1.33", "1.40.0": "1.40", "v1": "", "": ""} {
+	for in, want := range map[string]string{"v1.36.2+k3s1": "1.36", "v1.33.5": "1.33", "1.40.0": "1.40", "v1": "", "": ""} {
 		if got := kubeMinor(in); got != want {
 			t.Errorf("kubeMinor(%q) = %q, want %q", in, got, want)
 		}
