@@ -75,6 +75,7 @@ func TestSingleNodeBootsAndKeepsState(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
 	}
+	t.Parallel()
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", withCloudKernel(t))
 	out := filepath.Join(work, "a")
@@ -175,6 +176,7 @@ func TestDefaultKernelBootsUnlistedNodeAsAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
 	}
+	t.Parallel()
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", nil)
 	out := filepath.Join(work, "out")

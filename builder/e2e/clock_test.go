@@ -30,9 +30,10 @@ const (
 )
 
 // TestHelperGuestfwd is not a test: QEMU runs the test binary with this
-// test selected for each connection the guest makes to clockServer, with
-// the connection as stdin and stdout; it relays to the address in
-// guestfwdEnv and exits without printing (stdout is the connection).
+// test selected (and guestfwdEnv set) for each connection the guest makes
+// to clockServer, with the connection as stdin and stdout; it relays to the
+// address in guestfwdEnv and exits without printing (stdout is the
+// connection).
 func TestHelperGuestfwd(t *testing.T) {
 	target := os.Getenv(guestfwdEnv)
 	if target == "" {
@@ -62,6 +63,7 @@ func TestAgentClockFromServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
 	}
+	t.Parallel()
 	work := t.TempDir()
 	standIn := withStandInK3s(t, work)
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
@@ -86,7 +88,6 @@ func TestAgentClockFromServer(t *testing.T) {
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{supervisorCert(t, tlsDir)}}
 	srv.StartTLS()
 	defer srv.Close()
-	t.Setenv(guestfwdEnv, srv.Listener.Addr().String())
 
 	dir := t.TempDir()
 	disk := filepath.Join(dir, "disk.raw")
@@ -94,7 +95,11 @@ func TestAgentClockFromServer(t *testing.T) {
 	opts := bootOptions(t, disk, "52:54:00:12:34:56")
 	opts.Extra = []string{
 		"-rtc", "base=" + deadRTC,
-		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,guestfwd=tcp:%s-cmd:%s -test.run=^TestHelperGuestfwd$", clockServer, os.Args[0]),
+		// The relay's target is on its command line, through env: the test
+		// runs in parallel with others, so it cannot set its own
+		// environment (t.Setenv).
+		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,guestfwd=tcp:%s-cmd:env %s=%s %s -test.run=^TestHelperGuestfwd$",
+			clockServer, guestfwdEnv, srv.Listener.Addr(), os.Args[0]),
 		"-device", "virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56",
 	}
 	vm, err := vmtest.Start(t.Context(), dir, opts)

@@ -115,6 +115,7 @@ func TestClusterRolesWithStandInK3s(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots VMs")
 	}
+	t.Parallel()
 	work := t.TempDir()
 	standIn := withStandInK3s(t, work)
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {

@@ -105,7 +105,6 @@ func withCloudKernel(t *testing.T) func(map[string]any) {
 // runBuilder runs the builder CLI in-process and returns stdout, stderr.
 func runBuilder(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
-	t.Setenv("SOURCE_DATE_EPOCH", sourceDateEpoch)
 	cmd := cli.New()
 	var stdout, stderr bytes.Buffer
 	cmd.SetOut(&stdout)
@@ -120,8 +119,11 @@ func runBuilder(t *testing.T, args ...string) (string, string, error) {
 func build(t *testing.T, config, out string) {
 	t.Helper()
 	start := time.Now()
+	// The epoch is a flag, not $SOURCE_DATE_EPOCH: tests run in parallel
+	// and share the process environment.
 	stdout, stderr, err := runBuilder(t, "build", "--config", config, "--output", out,
-		"--agent-dir", agentBinaries(t), "--cache", filepath.Join(out, "..", "cache"))
+		"--agent-dir", agentBinaries(t), "--cache", filepath.Join(out, "..", "cache"),
+		"--source-date-epoch", sourceDateEpoch)
 	if err != nil {
 		t.Fatalf("builder build: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}

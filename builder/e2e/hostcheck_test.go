@@ -44,6 +44,7 @@ const (
 // from it.
 func TestNodeCheckWithSiteDNS(t *testing.T) {
 	needNetnsVMs(t)
+	t.Parallel()
 	work := t.TempDir()
 	standIn := withStandInK3s(t, work)
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {

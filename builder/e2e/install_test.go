@@ -29,6 +29,7 @@ func TestISOInstallsToAnEmptyDisk(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots VMs")
 	}
+	t.Parallel()
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
 		doc["outputs"] = map[string]any{"iso": map[string]any{"install": map[string]any{"device": "auto"}}}

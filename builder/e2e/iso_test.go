@@ -68,6 +68,7 @@ func TestISOBootsLiveFromCDAndUSB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots VMs")
 	}
+	t.Parallel()
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
 		doc["outputs"] = map[string]any{"iso": map[string]any{"state": map[string]any{"device": "auto"}}}

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -161,6 +162,7 @@ func (f *flipWriter) Write(p []byte) (int, error) {
 //     reused and firstboot takes its recorded role.
 func TestPXEBootsAgent(t *testing.T) {
 	needNetnsVMs(t)
+	t.Parallel()
 	work := t.TempDir()
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
 		withCloudKernel(t)(doc)
@@ -327,6 +329,9 @@ func pxeNetns(t *testing.T) string {
 	return bridgeNetns(t, pxeServerIP+"/24", pxeTap)
 }
 
+// netnsCount numbers the namespaces bridgeNetns makes.
+var netnsCount atomic.Int32
+
 // bridgeNetns makes a namespace with a bridge, with address cidr unless it
 // is "", and the taps on it.
 func bridgeNetns(t *testing.T, cidr string, taps ...string) string {
@@ -334,7 +339,8 @@ func bridgeNetns(t *testing.T, cidr string, taps ...string) string {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatal("needs ip: install the Debian package iproute2")
 	}
-	ns := fmt.Sprintf("e2e-pxe-%d", os.Getpid())
+	// Tests run in parallel: each namespace its own name.
+	ns := fmt.Sprintf("e2e-pxe-%d-%d", os.Getpid(), netnsCount.Add(1))
 	run(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	cmds := [][]string{{"link", "set", "lo", "up"}, {"link", "add", pxeBridge, "type", "bridge"}}

@@ -33,6 +33,7 @@ const (
 // dials the initial server.
 func TestWorkersNetbootFromInitServer(t *testing.T) {
 	needNetnsVMs(t)
+	t.Parallel()
 	work := t.TempDir()
 	standIn := withStandInK3s(t, work)
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {

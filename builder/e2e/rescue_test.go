@@ -17,6 +17,7 @@ func TestRescueShellStartsWhenBootFails(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
 	}
+	t.Parallel()
 	work := t.TempDir()
 	cloud := withCloudKernel(t)
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
