@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ml-appliance/appliance/firstboot/internal/ctxsleep"
 )
 
 // Default-route wait: how long the step waits for the network to give the
@@ -102,12 +104,8 @@ func (e *Env) sleep(ctx context.Context, d time.Duration) error {
 	if e.Sleep != nil {
 		return e.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("waiting: %w", ctx.Err())
-	case <-t.C:
-		return nil
+	if err := ctxsleep.Sleep(ctx, d); err != nil {
+		return fmt.Errorf("waiting: %w", err)
 	}
+	return nil
 }

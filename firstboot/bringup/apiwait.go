@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ml-appliance/appliance/firstboot/internal/ctxsleep"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -28,23 +29,11 @@ func waitForAPI(parent context.Context, core kubernetes.Interface, timeout, poll
 		if ctx.Err() == nil || last == nil {
 			last = err
 		}
-		if !sleep(ctx, poll) {
+		if ctxsleep.Sleep(ctx, poll) != nil {
 			if parent.Err() != nil {
 				return fmt.Errorf("wait for kubernetes API: %w", parent.Err())
 			}
 			return fmt.Errorf("kubernetes API not reachable after %s: %w", timeout, last)
 		}
-	}
-}
-
-// sleep waits d, returning false if ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ml-appliance/appliance/firstboot/internal/ctxsleep"
 	"github.com/ml-appliance/appliance/firstboot/payload"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -101,7 +102,7 @@ func pollUntil(ctx context.Context, poll time.Duration, check func(context.Conte
 		if done || f != nil {
 			return done, f
 		}
-		if !sleep(ctx, poll) {
+		if ctxsleep.Sleep(ctx, poll) != nil {
 			return false, nil
 		}
 	}

@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ml-appliance/appliance/firstboot/internal/ctxsleep"
 	"github.com/ml-appliance/appliance/firstboot/nocloud"
 )
 
@@ -162,22 +163,10 @@ func withDefaults(opts Options) Options {
 		opts.Backoff = DefaultBackoff
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = ctxsleep.Sleep
 	}
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
 	return opts
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

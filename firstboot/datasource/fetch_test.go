@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ml-appliance/appliance/firstboot/internal/ctxsleep"
 )
 
 // seedServer serves files by path and counts requests per path. fail lists,
@@ -217,7 +219,7 @@ func TestGetContextCancelStopsWaiting(t *testing.T) {
 	// The context ends as the first wait starts; the real wait must end with it.
 	opts.Sleep = func(ctx context.Context, d time.Duration) error {
 		cancel()
-		return sleep(ctx, d)
+		return ctxsleep.Sleep(ctx, d)
 	}
 	_, err := Gather(ctx, opts)
 	want := "kernel command line firstboot.config=" + base + "/c.yaml: GET " + base + "/c.yaml: context canceled (waiting to retry after 503 Service Unavailable)"

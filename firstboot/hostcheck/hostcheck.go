@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ml-appliance/appliance/firstboot/internal/ctxsleep"
 	"github.com/ml-appliance/appliance/firstboot/internal/smallfile"
 )
 
@@ -86,7 +87,7 @@ func (o Options) withDefaults() Options {
 		o.DNSTimeout = 2 * time.Second
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = ctxsleep.Sleep
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -96,17 +97,6 @@ func (o Options) withDefaults() Options {
 
 // path is p (an absolute path of the host) under Root.
 func (o Options) path(p string) string { return filepath.Join(o.Root, p) }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // ErrNotBooted is Run's error when Root shows no running kernel
 // (/proc/sys/kernel/osrelease): there is nothing to check.
