@@ -22,23 +22,16 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // writeKubeconfig writes cfg as the admin kubeconfig K3s writes on a server.
 func writeKubeconfig(t *testing.T, root string, cfg *rest.Config) {
 	t.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["default"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["default"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
-	kc.Contexts["default"] = &clientcmdapi.Context{Cluster: "default", AuthInfo: "default"}
-	kc.CurrentContext = "default"
 	path := filepath.Join(root, payload.K3sKubeconfigPath)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+	if err := kubetest.WriteKubeconfig(path, cfg); err != nil {
 		t.Fatal(err)
 	}
 }
