@@ -1,16 +1,14 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"regexp"
-	"strings"
 	"time"
+
+	"github.com/ml-appliance/appliance/firstboot/cloudconfig"
 )
 
 // NTP through systemd-timesyncd, which the base OS has and runs from
@@ -63,7 +61,7 @@ func planNTP(ctx context.Context, env *Env) (ntpPlan, error) {
 			return ntpPlan{}, fmt.Errorf("cluster.network.ntp: %q is not a host name or an IP address", s)
 		}
 	}
-	changed, err := writeIfChanged(env.Path(siteNTPDropIn), []byte("# Written by firstboot from the site's cluster.network.ntp; see timesyncd.conf(5).\n[Time]\nNTP="+strings.Join(servers, " ")+"\n"))
+	changed, err := cloudconfig.WriteTimesyncdDropIn(env.Root, siteNTPDropIn, "the site's cluster.network.ntp", servers)
 	if err != nil {
 		return ntpPlan{}, fmt.Errorf("site NTP: %w", err)
 	}
@@ -84,19 +82,6 @@ func validNTPHost(s string) bool {
 		return true
 	}
 	return len(s) <= 253 && ntpHost.MatchString(s)
-}
-
-// writeIfChanged writes data to path atomically unless it already holds it.
-func writeIfChanged(path string, data []byte) (bool, error) {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return false, nil
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Errorf("read %s: %w", path, err)
-	}
-	return true, writeAtomic(path, 0o644, 0o755, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
 }
 
 // ntpSynced reports whether timesyncd has synchronized the clock this boot.

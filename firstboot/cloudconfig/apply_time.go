@@ -75,12 +75,26 @@ func ApplyNTP(root string, ntp *NTP) (changed bool, err error) {
 			return false, fmt.Errorf("ntp: %q is not a host name or address", h)
 		}
 	}
-	want := []byte("# Written by firstboot from cloud-config ntp; see timesyncd.conf(5).\n[Time]\nNTP=" + strings.Join(hosts, " ") + "\n")
+	changed, err = WriteTimesyncdDropIn(root, TimesyncdDropIn, "cloud-config ntp", hosts)
+	if err != nil {
+		return false, fmt.Errorf("ntp: %w", err)
+	}
+	return changed, nil
+}
+
+// WriteTimesyncdDropIn writes the systemd-timesyncd drop-in file (a path
+// of the host) under root with NTP= hosts, its first line saying it came
+// from origin, and reports whether the file changed, so the caller knows
+// to restart systemd-timesyncd. The hosts must be checked already: each is
+// written on the NTP= line as it is.
+func WriteTimesyncdDropIn(root, file, origin string, hosts []string) (changed bool, err error) {
+	path := filepath.Join(root, file)
+	want := []byte("# Written by firstboot from " + origin + "; see timesyncd.conf(5).\n[Time]\nNTP=" + strings.Join(hosts, " ") + "\n")
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want) {
 		return false, nil
 	}
 	if err := writeFileAtomic(path, want, 0o644, owner{0, 0}); err != nil {
-		return false, fmt.Errorf("ntp: %w", err)
+		return false, err
 	}
 	return true, nil
 }
