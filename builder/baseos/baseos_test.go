@@ -59,7 +59,7 @@ func newTree(t *testing.T) *rootfs.Tree {
 
 func TestTarballDetectedByMagic(t *testing.T) {
 	data := makeTar(t, file{"etc/", ""}, file{"etc/os-release", "ID=debian\n"}, file{"usr/bin/sh", "elf"})
-	want := map[string]string{"etc/os-release": "ID=debian\n", "usr/bin/sh": "elf", "etc/hosts": applianceHosts}
+	want := map[string]string{"etc/os-release": "ID=debian\n", "usr/bin/sh": "elf", "etc/hosts": applianceHosts, "etc/machine-id": ""}
 	for _, format := range []string{"plain", "gzip", "zstd", "xz"} {
 		t.Run(format, func(t *testing.T) {
 			// The name says nothing true about the content.
@@ -93,7 +93,7 @@ func TestDirSource(t *testing.T) {
 	if err := AddTo(context.Background(), tree, Source{Dir: dir, Name: "dir"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := files(t, tree), map[string]string{"etc/os-release": "ID=debian\n", "etc/hosts": applianceHosts}; !reflect.DeepEqual(got, want) {
+	if got, want := files(t, tree), map[string]string{"etc/os-release": "ID=debian\n", "etc/hosts": applianceHosts, "etc/machine-id": ""}; !reflect.DeepEqual(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
 	}
 }
@@ -129,7 +129,7 @@ func TestImageWhiteouts(t *testing.T) {
 	if err := AddTo(context.Background(), tree, Source{Image: img}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"etc/kept": "k", "var/lib/state/new": "n", "etc/hosts": applianceHosts}
+	want := map[string]string{"etc/kept": "k", "var/lib/state/new": "n", "etc/hosts": applianceHosts, "etc/machine-id": ""}
 	if got := files(t, tree); !reflect.DeepEqual(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
 	}

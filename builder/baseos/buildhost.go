@@ -7,18 +7,25 @@ import (
 	"github.com/ml-appliance/appliance/builder/rootfs"
 )
 
-// buildHostFiles are files a base carries from the machine that made it:
-// mmdebstrap copies the host's /etc/resolv.conf and /etc/hostname into the
-// chroot (see its manual, SOURCE_DATE_EPOCH), container builds leave the
-// build container's, and systemd-resolved's postinst keeps the copied
-// resolv.conf as a backup when it installs its own link. None of them is a
-// node's: an image must not ask the factory's name servers or call itself
-// after the build machine.
-var buildHostFiles = []string{
+// notANodesOwn are paths (patterns) of a base that are no node's own: files
+// a base carries from the machine that made it (mmdebstrap copies the
+// host's /etc/resolv.conf and /etc/hostname into the chroot, see its
+// manual, SOURCE_DATE_EPOCH; container builds leave the build container's;
+// systemd-resolved's postinst keeps the copied resolv.conf as a backup when
+// it installs its own link), an identity every appliance made from the
+// image would share, and what the appliance never uses. An image must not
+// ask the factory's name servers, call itself after the build machine or
+// share host keys.
+var notANodesOwn = []string{
 	"etc/hostname", // firstboot writes the node's own on every boot
 	"etc/hosts",    // replaced by applianceHosts
 	"etc/resolv.conf",
 	"etc/.resolv.conf.systemd-resolved.bak",
+	"etc/ssh/ssh_host_*", // host keys: firstboot makes each node its own
+	"etc/machine-id",     // replaced by an empty one (below)
+	"var/lib/dbus/machine-id",
+	"boot/initrd.img*", // the distribution's initramfs: the appliance boots its own
+	"initrd.img", "initrd.img.old",
 }
 
 // applianceHosts is the appliance's /etc/hosts: loopback names only. The
@@ -47,18 +54,23 @@ var resolvedBinaries = []string{"usr/lib/systemd/systemd-resolved", "lib/systemd
 // unit says WantedBy=sysinit.target; any target counts).
 const resolvedEnabled = "etc/systemd/system/*.wants/systemd-resolved.service"
 
-// replaceBuildHostFiles drops buildHostFiles from the tree and lays down
-// the appliance's own: a loopback-only /etc/hosts and, when the base runs
-// systemd-resolved (installed and enabled), /etc/resolv.conf linked to its
-// stub. Without systemd-resolved there is no /etc/resolv.conf: firstboot
-// writes one from the node's network config at every boot.
+// replaceBuildHostFiles drops notANodesOwn from the tree and lays down
+// the appliance's own: an empty /etc/machine-id (systemd then takes the
+// boot for a first boot; the init puts the node's own, persistent one over
+// it), a loopback-only /etc/hosts and, when the base runs systemd-resolved
+// (installed and enabled), /etc/resolv.conf linked to its stub. Without
+// systemd-resolved there is no /etc/resolv.conf: firstboot writes one from
+// the node's network config at every boot.
 func replaceBuildHostFiles(t *rootfs.Tree) error {
-	for _, p := range buildHostFiles {
+	for _, p := range notANodesOwn {
 		if _, err := t.Remove(p); err != nil {
-			return fmt.Errorf("drop build-host file %s: %w", p, err)
+			return fmt.Errorf("drop %s from the base: %w", p, err)
 		}
 	}
 	opts := rootfs.FileOptions{Origin: "builder"}
+	if err := t.AddFile("etc/machine-id", 0o444, nil, opts); err != nil {
+		return fmt.Errorf("add /etc/machine-id: %w", err)
+	}
 	if err := t.AddFile("etc/hosts", 0o644, []byte(applianceHosts), opts); err != nil {
 		return fmt.Errorf("add /etc/hosts: %w", err)
 	}

@@ -27,6 +27,9 @@ func buildMachine(resolved bool) []testfixture.TarEntry {
 		{Name: "etc/hostname", Body: "vm\n"},
 		{Name: "etc/hosts", Body: "127.0.0.1\tlocalhost\n10.1.2.3\tvm.factory.internal vm\n"},
 		{Name: "etc/os-release", Body: "ID=debian\n"},
+		{Name: "etc/machine-id", Body: "0123456789abcdef0123456789abcdef\n"},
+		{Name: "etc/ssh/"},
+		{Name: "etc/ssh/ssh_host_ed25519_key", Body: "shared secret", Mode: 0o600},
 	}
 	if !resolved {
 		return append(entries, testfixture.TarEntry{Name: "etc/resolv.conf", Body: "nameserver 10.255.255.53\n"})
@@ -86,10 +89,13 @@ func TestBuildHostFilesReplaced(t *testing.T) {
 
 func checkApplianceEtc(t *testing.T, tree *rootfs.Tree, resolved bool) {
 	t.Helper()
-	for _, p := range []string{"etc/hostname", "etc/.resolv.conf.systemd-resolved.bak"} {
+	for _, p := range []string{"etc/hostname", "etc/.resolv.conf.systemd-resolved.bak", "etc/ssh/ssh_host_ed25519_key"} {
 		if _, err := tree.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s: %v, want it gone", p, err)
 		}
+	}
+	if got, err := fs.ReadFile(tree, "etc/machine-id"); err != nil || len(got) != 0 {
+		t.Errorf("etc/machine-id = %q, %v; want it empty", got, err)
 	}
 	if got, err := fs.ReadFile(tree, "etc/hosts"); err != nil || string(got) != applianceHosts {
 		t.Errorf("etc/hosts = %q, %v; want the appliance's", got, err)

@@ -14,15 +14,6 @@ import (
 	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
-// Paths in a Debian base that must not be shared by every appliance made
-// from the image, or that the appliance never uses.
-var stripFromBase = []string{
-	"etc/ssh/ssh_host_*", // host keys: firstboot makes each node its own
-	"boot/initrd.img*",   // the distribution's initramfs: we boot our own
-	"initrd.img", "initrd.img.old",
-	"var/lib/dbus/machine-id",
-}
-
 // replacedKernel is what a base's own kernel consists of, dropped when
 // os.kernel.deb supplies another.
 var replacedKernel = []string{
@@ -30,21 +21,12 @@ var replacedKernel = []string{
 	"usr/lib/modules/*",
 }
 
-// completeRootfs turns the base into the appliance's root filesystem: node
-// identity removed, kernel modules of a separately supplied kernel added,
+// completeRootfs turns the base (baseos.AddTo has removed what was the build
+// machine's or a node's own) into the appliance's root filesystem: kernel
+// modules of a separately supplied kernel added,
 // K3s, then overlays (so an operator can override any of it), the firstboot
 // agent and the baked node config on top.
 func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kernel.Kernel) error {
-	for _, pattern := range stripFromBase {
-		if _, err := tree.Remove(pattern); err != nil {
-			return fmt.Errorf("strip %s from base: %w", pattern, err)
-		}
-	}
-	// An empty machine-id tells systemd this is a first boot; the init puts
-	// the node's own, persistent one over it.
-	if err := tree.AddFile("etc/machine-id", 0o444, nil, rootfs.FileOptions{Origin: "builder"}); err != nil {
-		return err
-	}
 	if b.site.OS.Kernel.Deb != "" {
 		// The .deb's kernel replaces the base's: drop the base's kernel and
 		// its modules (tens of MB the appliance would never load).
