@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ml-appliance/appliance/firstboot/internal/smallfile"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 	"github.com/ml-appliance/appliance/firstboot/payload"
 )

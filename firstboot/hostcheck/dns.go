@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ml-appliance/appliance/firstboot/internal/smallfile"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 	"golang.org/x/net/dns/dnsmessage"
 )
 

@@ -37,7 +37,7 @@ import (
 	"time"
 
 	"github.com/ml-appliance/appliance/firstboot/internal/ctxsleep"
-	"github.com/ml-appliance/appliance/firstboot/internal/smallfile"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // Runner runs a host tool and returns its combined output; a missing tool

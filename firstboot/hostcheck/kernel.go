@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ml-appliance/appliance/firstboot/internal/smallfile"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // kernel is what the node shows of its running kernel.

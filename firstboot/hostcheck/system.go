@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ml-appliance/appliance/firstboot/internal/smallfile"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // cgroupControllers are the cgroup v2 controllers checked: K3s refuses to

@@ -1,7 +1,7 @@
-// Package smallfile reads small files of the host that the node agent does
-// not own (/proc, /sys, /etc, /boot): a path there may be a FIFO, a device
-// or a file far larger than expected, and reading one must neither block
-// nor exhaust memory. Read opens non-blocking, refuses anything but a
+// Package smallfile reads files the builder and the node agent do not own
+// (a site's config and secrets, /proc, /sys, /etc, /boot): a path there may
+// be a FIFO, a device or a file far larger than expected, and reading one
+// must neither block nor exhaust memory. Read opens non-blocking, refuses anything but a
 // regular file (symbolic links are followed), and stops at a size bound.
 package smallfile
 
