@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // ApplyWriteFiles writes files under root: missing parent directories get
@@ -16,6 +17,11 @@ import (
 // owner of its last entry. Owner names resolve through root's /etc/passwd
 // and /etc/group, so apply users first; an unknown name is an error, found
 // before anything is written.
+//
+// No element of a path may be a symbolic link, the file itself included,
+// and the file must be missing or a regular file: anything else is an
+// error naming the element, found before anything is written and checked
+// again, without a race, as each file is written (see openDirNoFollow).
 //
 // Entries for the same path combine in order: a plain entry sets the
 // content, an append entry adds to it. When a path has only append entries,
@@ -28,6 +34,9 @@ func ApplyWriteFiles(root string, files []WriteFile) error {
 	var plans []*filePlan
 	byPath := map[string]*filePlan{}
 	for _, f := range files {
+		if !filepath.IsAbs(f.Path) || filepath.Clean(f.Path) != f.Path || f.Path == "/" {
+			return fmt.Errorf("write_files %q: not an absolute, clean file path", f.Path)
+		}
 		o, err := ids.resolve(f.Owner, f.Group)
 		if err != nil {
 			return fmt.Errorf("write_files %s: %w", f.Path, err)
@@ -40,9 +49,11 @@ func ApplyWriteFiles(root string, files []WriteFile) error {
 		}
 		plan.add(f, o)
 	}
-	for _, plan := range plans {
-		if err := plan.write(root); err != nil {
-			return fmt.Errorf("write_files %s: %w", plan.path, err)
+	for _, write := range []bool{false, true} {
+		for _, plan := range plans {
+			if err := plan.apply(root, write); err != nil {
+				return fmt.Errorf("write_files %s: %w", plan.path, err)
+			}
 		}
 	}
 	return nil
@@ -68,13 +79,24 @@ func (p *filePlan) add(f WriteFile, o owner) {
 	p.content = append(p.content, f.Content...)
 }
 
-func (p *filePlan) write(root string) error {
-	path := filepath.Join(root, p.path)
+// apply checks that the plan's path can be written without following a
+// symbolic link and, when write is set, writes it (creating its missing
+// directories).
+func (p *filePlan) apply(root string, write bool) error {
+	dir, err := openDirNoFollow(root, filepath.Dir(p.path), write)
+	if err != nil || dir == nil {
+		return err
+	}
+	defer dir.Close()
+	name := filepath.Base(p.path)
+	if err := checkReplaceable(dir, name, p.path); err != nil || !write {
+		return err
+	}
 	data := p.content
 	if !p.replace {
-		old, err := os.ReadFile(path)
+		old, err := smallfile.ReadIn(dir, name, MaxWriteFilesBytes)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("read %s: %w", path, err)
+			return err
 		}
 		data = old
 		if !bytes.HasSuffix(old, p.content) {
@@ -84,7 +106,7 @@ func (p *filePlan) write(root string) error {
 	if data == nil {
 		data = []byte{}
 	}
-	return writeFileAtomic(path, data, p.perm, p.owner)
+	return writeFileIn(dir, name, data, p.perm, p.owner)
 }
 
 // idMaps maps user and group names of a root to their ids, reading the

@@ -14,10 +14,19 @@
 //
 // The Apply functions take the host root ("/" on a node, a temp dir in
 // tests) and resolve every path under it. Each is idempotent: applying the
-// same config twice leaves the same bytes. The root is trusted: symbolic
-// links inside it are followed as the kernel resolves them. Files are
-// written atomically (a ".firstboot-" temporary file in the same directory,
-// fsync, rename). Owners are set only when the process runs as root.
+// same config twice leaves the same bytes. The image's own files are
+// trusted: symbolic links among them (/etc/localtime, the account files)
+// are followed as the kernel resolves them; write_files, whose paths may
+// reach directories other accounts own, follows none (see ApplyWriteFiles).
+// Files are written atomically (a ".firstboot-" temporary file in the same
+// directory, fsync, rename). Owners are set only when the process runs as
+// root.
+//
+// Parse treats its input as hostile: one YAML document only, aliases
+// bounded (package yamlnode), write_files content bounded once decoded
+// (MaxFileBytes, MaxWriteFilesBytes), no NUL in any value but content and
+// no control characters in paths, account fields, sudo rules, SSH keys,
+// tokens and password hashes.
 //
 // Differences from cloud-init, by design:
 //
@@ -35,7 +44,9 @@
 //     (0644); a bare decimal such as 644, which cloud-init would take as
 //     decimal, is an error. An unknown encoding is an error, not a warning.
 //     Appending is made idempotent: content the file already ends with is
-//     not appended again (see ApplyWriteFiles).
+//     not appended again (see ApplyWriteFiles). A symbolic link anywhere in
+//     the path, the file itself included, is an error: cloud-init follows
+//     it.
 //   - runcmd, bootcmd: the commands are returned as data; the agent decides
 //     when to run them. Script renders them as one shell script, which is how
 //     cloud-init runs them (a cd in one item affects the next); Command.Exec

@@ -22,19 +22,30 @@ const Header = "#cloud-config"
 // "<source> line N: <key path>: want ..., got ...", and then nothing else is
 // returned.
 func Parse(source string, data []byte) (Config, []string, error) {
+	return parse(source, data, contentLimits{file: MaxFileBytes, total: MaxWriteFilesBytes})
+}
+
+// contentLimits bound the decoded write_files content of one document:
+// one entry's, and all entries' together. Parse takes MaxFileBytes and
+// MaxWriteFilesBytes; the fuzz test takes smaller ones, so that an input
+// that tests a bound costs microseconds, not the 64 MiB of gzip it takes
+// to reach MaxWriteFilesBytes.
+type contentLimits struct{ file, total int64 }
+
+func parse(source string, data []byte, limits contentLimits) (Config, []string, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Config{}, nil, nil
 	}
 	first, _, _ := strings.Cut(string(data), "\n")
 	first = strings.TrimRight(first, " \t\r")
 	if first != Header {
-		return Config{}, []string{fmt.Sprintf("%s: first line %q is not %q, file ignored", source, truncate(first, 40), Header)}, nil
+		return Config{}, []string{fmt.Sprintf("%s: %s, not %q: file ignored", source, documentKind(first), Header)}, nil
 	}
 	root, err := yamlnode.TopLevel(source, data)
 	if err != nil || root == nil {
 		return Config{}, nil, err
 	}
-	p := &parser{source: source}
+	p := &parser{source: source, limits: limits}
 	var c Config
 	for _, f := range p.fields(root, "") {
 		known, err := p.topLevelKey(&c, f)
@@ -88,10 +99,13 @@ func (p *parser) topLevelKey(c *Config, f field) (bool, error) {
 	return true, err
 }
 
-// parser carries the source name and the warnings of one Parse.
+// parser carries the source name and the warnings of one Parse, and the
+// write_files content decoded so far.
 type parser struct {
-	source   string
-	warnings []string
+	source       string
+	warnings     []string
+	limits       contentLimits
+	contentBytes int64
 }
 
 // errorf returns "<source> line N: <path>: <message>" for node n.
@@ -135,4 +149,21 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// documentKind names what a first line that is not Header starts, without
+// quoting the line: the document may hold a secret.
+func documentKind(first string) string {
+	for _, k := range []struct{ prefix, kind string }{
+		{"#!", `a script ("#!")`},
+		{"## template:", `a cloud-init template ("## template:")`},
+		{"Content-Type:", `a MIME document ("Content-Type:")`},
+		{"#include", `an include list ("#include")`},
+		{"#cloud-boothook", `a boothook ("#cloud-boothook")`},
+	} {
+		if strings.HasPrefix(first, k.prefix) {
+			return k.kind
+		}
+	}
+	return fmt.Sprintf("a document whose first line (%d bytes) is not the header", len(first))
 }

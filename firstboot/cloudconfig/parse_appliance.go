@@ -92,7 +92,7 @@ func (p *parser) token(n *yaml.Node, path string) (Secret, error) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		return "", p.errorf(n, path, "want a string, got %s", kindName(n))
 	}
-	if strings.TrimSpace(n.Value) == "" || strings.ContainsAny(n.Value, " \t\r\n") {
+	if _, at := control(n.Value, ""); strings.TrimSpace(n.Value) == "" || strings.ContainsAny(n.Value, " \t\r\n") || at >= 0 {
 		return "", p.errorf(n, path, "want a non-empty token without blanks, got a value that is not one (not shown)")
 	}
 	return Secret(n.Value), nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,6 +18,20 @@ import (
 
 // DefaultPermissions is cloud-init's default write_files mode.
 const DefaultPermissions fs.FileMode = 0o644
+
+// Bounds on write_files content as decoded (base64, gzip, aliases
+// followed): a few hundred kilobytes of gzip, or of YAML aliases, would
+// otherwise expand to gigabytes in memory. A document is at most 1 MiB
+// (datasource.MaxDocumentBytes), so MaxFileBytes leaves gzip a 16-fold
+// expansion of the largest document. MaxWriteFilesBytes is also the largest
+// existing file an append entry reads (see ApplyWriteFiles).
+const (
+	// MaxFileBytes bounds the decoded content of one write_files entry.
+	MaxFileBytes = 16 << 20
+	// MaxWriteFilesBytes bounds the decoded content of all write_files
+	// entries of one document together.
+	MaxWriteFilesBytes = 64 << 20
+)
 
 // encodingSteps maps write_files encodings (lower-cased) to their decoding
 // steps, in order, as cloud-init's canonicalize_extraction does.
@@ -97,11 +112,16 @@ func (p *parser) filePath(n *yaml.Node, path string) (string, error) {
 	if !filepath.IsAbs(s) || filepath.Clean(s) == "/" {
 		return "", p.errorf(n, path, "want an absolute file path, got %s", got(n))
 	}
+	if err := p.noControl(n, path, s, "", "a file path"); err != nil {
+		return "", err
+	}
 	return filepath.Clean(s), nil
 }
 
 // content decodes content (absent or null: empty) by its encoding; a
-// !!binary value is base64-decoded first, as YAML does.
+// !!binary value is base64-decoded first, as YAML does. The result is
+// bounded by the parser's limits: its own size, and with the earlier
+// entries' content.
 func (p *parser) content(n, encoding *yaml.Node, path string) ([]byte, error) {
 	var steps []string
 	if encoding != nil {
@@ -125,20 +145,46 @@ func (p *parser) content(n, encoding *yaml.Node, path string) ([]byte, error) {
 	if n.Tag == "!!binary" {
 		steps = append([]string{"base64"}, steps...)
 	}
+	tooLarge := func() error {
+		return p.errorf(n, path+".content", "want at most %s once decoded (the limit for one file), got more", sizeText(p.limits.file))
+	}
 	for _, step := range steps {
 		var err error
 		switch step {
 		case "base64":
 			data, err = decodeBase64(data)
 		case "gzip":
-			data, err = gunzip(data)
+			data, err = gunzip(data, p.limits.file)
+		}
+		if errors.Is(err, errTooLarge) {
+			return nil, tooLarge()
 		}
 		if err != nil {
 			return nil, p.errorf(n, path+".content", "want %s data, got %v", step, err)
 		}
 	}
+	if int64(len(data)) > p.limits.file {
+		return nil, tooLarge()
+	}
+	if p.contentBytes += int64(len(data)); p.contentBytes > p.limits.total {
+		return nil, p.errorf(n, path+".content", "want at most %s of write_files content in all, got more by this entry", sizeText(p.limits.total))
+	}
 	return data, nil
 }
+
+// sizeText is n bytes in MiB, KiB or bytes, whichever is exact.
+func sizeText(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// errTooLarge is gunzip's error for data that expands beyond its bound.
+var errTooLarge = errors.New("too large")
 
 // decodeBase64 decodes standard base64, ignoring whitespace (line breaks of
 // a YAML block) as Python's b64decode does.
@@ -149,14 +195,19 @@ func decodeBase64(data []byte) ([]byte, error) {
 	return out[:n], err
 }
 
-func gunzip(data []byte) ([]byte, error) {
+// gunzip decompresses data, stopping with errTooLarge once the output
+// passes max bytes.
+func gunzip(data []byte, max int64) ([]byte, error) {
 	r, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	out, err := io.ReadAll(r)
+	out, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
 		return nil, err
+	}
+	if int64(len(out)) > max {
+		return nil, errTooLarge
 	}
 	return out, r.Close()
 }

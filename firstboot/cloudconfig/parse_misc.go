@@ -21,6 +21,9 @@ func (p *parser) commands(n *yaml.Node, key string) ([]Command, error) {
 			if strings.TrimSpace(item.Value) == "" {
 				return nil, p.errorf(item, path, "want a command, got %s", got(item))
 			}
+			if err := p.noNUL(item, path, item.Value); err != nil {
+				return nil, err
+			}
 			cmds = append(cmds, Command{Shell: item.Value})
 		case item.Kind == yaml.SequenceNode:
 			argv, err := p.strList(item, path, nil)

@@ -67,15 +67,15 @@ func TestParseDocument(t *testing.T) {
 		{name: "null document", doc: "~\n"},
 		{
 			name: "script ignored", raw: true, doc: "#!/bin/sh\necho hi\n",
-			warnings: []string{`seed /dev/vdb user-data: first line "#!/bin/sh" is not "#cloud-config", file ignored`},
+			warnings: []string{`seed /dev/vdb user-data: a script ("#!"), not "#cloud-config": file ignored`},
 		},
 		{
 			name: "jinja template ignored", raw: true, doc: "## template: jinja\n#cloud-config\nhostname: n1\n",
-			warnings: []string{`seed /dev/vdb user-data: first line "## template: jinja" is not "#cloud-config", file ignored`},
+			warnings: []string{`seed /dev/vdb user-data: a cloud-init template ("## template:"), not "#cloud-config": file ignored`},
 		},
 		{
 			name: "multipart ignored", raw: true, doc: "Content-Type: multipart/mixed; boundary=\"===============1234567890==\"\n",
-			warnings: []string{`seed /dev/vdb user-data: first line "Content-Type: multipart/mixed; boundary=..." is not "#cloud-config", file ignored`},
+			warnings: []string{`seed /dev/vdb user-data: a MIME document ("Content-Type:"), not "#cloud-config": file ignored`},
 		},
 		{
 			name: "unknown keys warn", doc: "packages: [vim]\nhostname: n1\npreserve_hostname: true\ngroups:\n  - admins\n",
@@ -194,5 +194,17 @@ func TestHostnameFQDN(t *testing.T) {
 		if host != tc.host || fqdn != tc.fqdn {
 			t.Errorf("HostnameFQDN(%q, %q) = %q, %q; want %q, %q", tc.c.Hostname, tc.c.FQDN, host, fqdn, tc.host, tc.fqdn)
 		}
+	}
+}
+
+// A document that is not a cloud-config is named by its kind, never
+// quoted: it may be any file, a secret one included.
+func TestNotCloudConfigIsNotQuoted(t *testing.T) {
+	_, warnings, err := Parse("firstboot.config /etc/shadow", []byte("root:$6$SECRET-HASH:19000:0:99999:7:::\n"))
+	if err != nil || len(warnings) != 1 {
+		t.Fatalf("warnings %q, err %v", warnings, err)
+	}
+	if want := `firstboot.config /etc/shadow: a document whose first line (38 bytes) is not the header, not "#cloud-config": file ignored`; warnings[0] != want {
+		t.Errorf("warning %q, want %q", warnings[0], want)
 	}
 }

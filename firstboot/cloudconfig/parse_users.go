@@ -191,6 +191,9 @@ func (p *parser) passwdField(n *yaml.Node, path string) (string, error) {
 	if err == nil && strings.ContainsAny(s, ":\r\n") {
 		err = p.errorf(n, path, "want no ':' or line break, got %s", got(n))
 	}
+	if err == nil {
+		err = p.noControl(n, path, s, "", "an /etc/passwd field")
+	}
 	return s, err
 }
 
@@ -213,7 +216,7 @@ func (p *parser) passwordHash(n *yaml.Node, path string) (Secret, error) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		return "", p.errorf(n, path, "want a crypt(3) hash such as \"$6$<salt>$<hash>\", got %s", kindName(n))
 	}
-	if !cryptHash.MatchString(n.Value) {
+	if _, at := control(n.Value, ""); !cryptHash.MatchString(n.Value) || at >= 0 {
 		return "", p.errorf(n, path, "want a crypt(3) hash such as \"$6$<salt>$<hash>\", got a value that is not one (not shown)")
 	}
 	return Secret(n.Value), nil

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/ml-appliance/appliance/firstboot/internal/yamlnode"
 	"gopkg.in/yaml.v3"
@@ -27,14 +28,45 @@ func got(n *yaml.Node) string {
 	return kindName(n)
 }
 
-// str decodes a non-null scalar. Any scalar is taken by its text, as
-// cloud-init's str() would (hostname: 1234 is the string "1234").
+// str decodes a non-null scalar without a NUL. Any scalar is taken by its
+// text, as cloud-init's str() would (hostname: 1234 is the string "1234").
 func (p *parser) str(n *yaml.Node, path string) (string, error) {
 	n = deref(n)
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		return "", p.errorf(n, path, "want a string, got %s", kindName(n))
 	}
-	return n.Value, nil
+	return n.Value, p.noNUL(n, path, n.Value)
+}
+
+// noNUL rejects a string with a NUL byte, which no system call, command
+// argument or line of a configuration file can carry. The message does
+// not show the value, which may be a secret.
+func (p *parser) noNUL(n *yaml.Node, path, s string) error {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return p.errorf(n, path, "want a string without NUL bytes, got one with a NUL at byte %d", i)
+	}
+	return nil
+}
+
+// control returns the first control character (C0, DEL or C1) of s that
+// is not in allowed, and its byte offset; the offset is -1 when s has none.
+func control(s, allowed string) (rune, int) {
+	for i, r := range s {
+		if unicode.IsControl(r) && !strings.ContainsRune(allowed, r) {
+			return r, i
+		}
+	}
+	return 0, -1
+}
+
+// noControl rejects a string s with a control character other than those
+// in allowed: a value that names a file or an account, or that becomes one
+// line of a file, has no use for one. want describes the value expected.
+func (p *parser) noControl(n *yaml.Node, path, s, allowed, want string) error {
+	if r, at := control(s, allowed); at >= 0 {
+		return p.errorf(n, path, "want %s without control characters, got %s (%U at byte %d)", want, got(n), r, at)
+	}
+	return nil
 }
 
 // yaml11Bools are YAML 1.1's booleans, which cloud-init's PyYAML reads and
@@ -111,8 +143,9 @@ func (p *parser) strList(n *yaml.Node, path string, check func(*yaml.Node, strin
 	return out, nil
 }
 
-// oneLine rejects empty strings and strings with a line break: every list
-// item of this package ends up as one line of some file.
+// oneLine rejects empty strings, strings with a line break and other
+// control characters but tabs: every list item of this package ends up as
+// one line of some file.
 func (p *parser) oneLine(n *yaml.Node, path, s string) error {
 	if strings.TrimSpace(s) == "" {
 		return p.errorf(n, path, "want a non-empty string, got %s", got(n))
@@ -120,7 +153,7 @@ func (p *parser) oneLine(n *yaml.Node, path, s string) error {
 	if strings.ContainsAny(s, "\r\n") {
 		return p.errorf(n, path, "want a single line, got %s", got(n))
 	}
-	return nil
+	return p.noControl(n, path, s, "\t", "a line")
 }
 
 // sshKeys decodes a list of authorized_keys lines (a single string is one key).

@@ -37,12 +37,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/ml-appliance/appliance/firstboot/internal/ctxsleep"
 	"github.com/ml-appliance/appliance/firstboot/nocloud"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // Options configure Gather. Zero values take the defaults named.
@@ -73,9 +73,13 @@ const (
 	DefaultAttempts = 6
 	DefaultBackoff  = time.Second
 	MaxBackoff      = 30 * time.Second
-	// MaxDocumentBytes bounds every document read (1 MiB).
-	MaxDocumentBytes = 1 << 20
+	// MaxDocumentBytes bounds every document read (1 MiB), over HTTP, from
+	// a file or from the seed volume.
+	MaxDocumentBytes = nocloud.MaxFileBytes
 	requestTimeout   = 30 * time.Second
+	// maxCmdlineBytes bounds /proc/cmdline, far above any kernel's
+	// COMMAND_LINE_SIZE.
+	maxCmdlineBytes = 64 << 10
 )
 
 // Source is one place configuration came from.
@@ -98,7 +102,7 @@ func Gather(ctx context.Context, opts Options) ([]Source, error) {
 	opts = withDefaults(opts)
 	cmdline := opts.Cmdline
 	if cmdline == "" {
-		data, err := os.ReadFile(filepath.Join(opts.Root, "proc/cmdline"))
+		data, err := smallfile.Read(filepath.Join(opts.Root, "proc/cmdline"), maxCmdlineBytes)
 		if err != nil {
 			return nil, fmt.Errorf("read kernel command line: %w", err)
 		}

@@ -10,11 +10,11 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
 	"github.com/ml-appliance/appliance/firstboot/nocloud"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // errTooLarge is the error of a document over MaxDocumentBytes.
@@ -93,25 +93,18 @@ func (f *fetcher) fetch(ctx context.Context, loc *url.URL, optional bool) ([]byt
 	return f.get(ctx, loc.String(), optional)
 }
 
-// readFile reads path of the booted system, under Root.
+// readFile reads path of the booted system, under Root: a regular file
+// (a FIFO would block) of at most MaxDocumentBytes.
 func (f *fetcher) readFile(path string, optional bool) ([]byte, error) {
-	file, err := os.Open(filepath.Join(f.opts.Root, filepath.Clean("/"+path)))
-	if err != nil {
-		if optional && errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	data, err := smallfile.Read(filepath.Join(f.opts.Root, filepath.Clean("/"+path)), MaxDocumentBytes)
+	if optional && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	defer file.Close()
-	data, err := readLimited(file)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("read %s: %w", path, pe.Err)
 	}
-	return data, nil
+	return data, err
 }
 
 func readLimited(r io.Reader) ([]byte, error) {

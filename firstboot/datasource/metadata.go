@@ -3,31 +3,32 @@ package datasource
 import (
 	"fmt"
 
+	"github.com/ml-appliance/appliance/firstboot/internal/yamlnode"
 	"gopkg.in/yaml.v3"
 )
 
 // withCmdlineMeta returns meta-data with instance-id and local-hostname set
 // from i= and h= of ds=nocloud, which win over the document's own values as
 // in cloud-init. The other keys are kept. With neither set it returns data
-// unchanged; with no data it makes a document of the two.
+// unchanged; with no data it makes a document of the two. data must be a
+// single YAML document (yamlnode.Decode): what follows a second "---"
+// would be dropped without a word.
 func withCmdlineMeta(data []byte, hostname, instanceID string) ([]byte, error) {
 	if hostname == "" && instanceID == "" {
 		return data, nil
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("meta-data: %w", err)
+	top, err := yamlnode.Decode("meta-data", data)
+	if err != nil {
+		return nil, err
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	if len(doc.Content) > 0 {
-		switch top := doc.Content[0]; {
-		case top.Kind == yaml.MappingNode:
-			root = top
-			root.Style &^= yaml.FlowStyle
-		case top.Kind == yaml.ScalarNode && top.Tag == "!!null":
-		default:
-			return nil, fmt.Errorf("meta-data line %d: want a mapping to set h= and i= in", top.Line)
-		}
+	switch {
+	case top == nil || yamlnode.IsNull(top):
+	case top.Kind == yaml.MappingNode:
+		root = top
+		root.Style &^= yaml.FlowStyle
+	default:
+		return nil, fmt.Errorf("meta-data line %d: want a mapping to set h= and i= in", top.Line)
 	}
 	if instanceID != "" {
 		setKey(root, "instance-id", instanceID)

@@ -270,6 +270,12 @@ func TestParseRejects(t *testing.T) {
 		{name: "vlan link missing", in: "version: 2\nethernets: {eth0: {}}\nvlans:\n  v1:\n    id: 10\n", err: `network-config line 4: vlans.v1.link: want the ID of an ethernet or bond defined in this file, got none`},
 		{name: "vlan on a vlan", in: "version: 2\nethernets: {eth0: {}}\nvlans:\n  v1: {id: 10, link: eth0}\n  v2: {id: 20, link: v1}\n", err: `network-config line 5: vlans.v2.link: want the ID of an ethernet or bond defined in this file, got "v1"`},
 		{name: "vlan id twice on a link", in: "version: 2\nethernets: {eth0: {}}\nvlans:\n  v1: {id: 10, link: eth0}\n  v2: {id: 10, link: eth0}\n", err: `network-config line 5: vlans.v2.id: want an ID not already used on link eth0 (by vlans.v1), got 10`},
+		{name: "second document", in: eth + "    dhcp4: true\n---\nversion: 1\n", err: "network-config line 5: a second YAML document starts here; want one document"},
+		{name: "billion laughs", in: nameserverLaughs(9), err: "network-config line 6: alias *l3: aliases add more than 10000 nodes or 1048576 bytes to the document"},
+		{name: "alias cycle", in: eth + "    routes: &r [*r]\n", err: "network-config line 4: alias *r refers to a node that contains it"},
+		{name: "NUL in a match name", in: "version: 2\nethernets:\n  lan:\n    match: {name: \"en\\0*\"}\n", err: `network-config line 4: ethernets.lan.match.name: want a name or glob without spaces or control characters, got "en\x00*"`},
+		{name: "line break in a driver", in: "version: 2\nethernets:\n  lan:\n    match: {driver: \"e1000\\n[Network]\"}\n", err: `network-config line 4: ethernets.lan.match.driver: want a driver name or glob without spaces or control characters, got "e1000\n[Network]"`},
+		{name: "escape in a search domain", in: eth + "    nameservers: {search: [\"lab\\e[2J\"]}\n", err: `network-config line 4: ethernets.eth0.nameservers.search[0]: want a domain name, got "lab\x1b[2J"`},
 		{
 			name: "every type problem first, values once types are right",
 			in:   "network:\n  version: 2\n  vlans:\n    v1: {id: x, link: eth9}\n  ethernets:\n    eth0:\n      gateway4: fe80::1\n      dhcp4: sometimes\n",

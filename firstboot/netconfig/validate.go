@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // problem is one validation failure: the path of the offending value
@@ -98,7 +99,7 @@ func (ch *checker) match(path string, m Match) {
 		ch.add(path, "want name, macaddress or driver, got none")
 	}
 	if strings.ContainsFunc(m.Name, isSpace) {
-		ch.add(path+".name", "want a name or glob without spaces, got %q", m.Name)
+		ch.add(path+".name", "want a name or glob without spaces or control characters, got %q", m.Name)
 	}
 	if m.MACAddress != "" {
 		if hw, err := net.ParseMAC(m.MACAddress); err != nil || len(hw) != 6 {
@@ -106,7 +107,7 @@ func (ch *checker) match(path string, m Match) {
 		}
 	}
 	if strings.ContainsFunc(m.Driver, isSpace) {
-		ch.add(path+".driver", "want a driver name or glob without spaces, got %q", m.Driver)
+		ch.add(path+".driver", "want a driver name or glob without spaces or control characters, got %q", m.Driver)
 	}
 }
 
@@ -293,8 +294,10 @@ func isIPv6(s string) bool {
 	return err == nil && a.Is6() && !a.Is4In6()
 }
 
+// isSpace is a blank or a control character (a NUL, a line break, an
+// escape), none of which has a place in a systemd-networkd value.
 func isSpace(r rune) bool {
-	return r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	return r == ' ' || unicode.IsControl(r)
 }
 
 func quoteOrNone(s string) string {

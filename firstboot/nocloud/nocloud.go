@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ml-appliance/appliance/internal/smallfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,10 +71,16 @@ const (
 	FileNetworkConfig = "network-config"
 )
 
+// MaxFileBytes bounds each seed file read (1 MiB).
+const MaxFileBytes = 1 << 20
+
 // Load finds the seed device, mounts it read-only in a temp dir under
 // Root/run, reads meta-data, user-data and network-config, and unmounts it.
-// A missing meta-data or user-data is a warning, not an error. It returns an
-// error wrapping ErrNoSeed when no device carries a seed label.
+// A missing meta-data or user-data is a warning, not an error. Each file
+// must be a regular file of at most MaxFileBytes: a symbolic link on the
+// seed (iso9660 with Rock Ridge has them) would read a file of the node
+// itself, a FIFO would block. It returns an error wrapping ErrNoSeed when
+// no device carries a seed label.
 func Load(opts Options) (Seed, error) {
 	dev, err := FindDevice(opts.Root)
 	if err != nil {
@@ -121,14 +128,19 @@ func readSeedFiles(opts Options, dev Device) (files map[string][]byte, err error
 			err = fmt.Errorf("unmount seed %s: %w", dir, umErr)
 		}
 	}()
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open seed %s: %w", dir, err)
+	}
+	defer d.Close()
 	files = map[string][]byte{}
 	for _, name := range []string{FileMetaData, FileUserData, FileNetworkConfig} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
+		data, err := smallfile.ReadIn(d, name, MaxFileBytes)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read seed %s from %s: %w", name, dev.Path, err)
+			return nil, fmt.Errorf("seed %s: %w", dev.Path, err)
 		}
 		if data == nil {
 			data = []byte{}

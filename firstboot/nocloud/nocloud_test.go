@@ -30,6 +30,15 @@ func (m *mtoolsMounterDouble) MountReadOnly(device, dir, fstype string) error {
 }
 
 func (m *mtoolsMounterDouble) Unmount(dir string) error {
+	if err := clearDir(dir); err != nil {
+		return err
+	}
+	m.unmounted = append(m.unmounted, dir)
+	return nil
+}
+
+// clearDir removes what a Mounter double put into a mount point.
+func clearDir(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -39,7 +48,6 @@ func (m *mtoolsMounterDouble) Unmount(dir string) error {
 			return err
 		}
 	}
-	m.unmounted = append(m.unmounted, dir)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package nocloud
 
 import (
 	"fmt"
+	"unicode"
 
 	"github.com/ml-appliance/appliance/firstboot/internal/yamlnode"
 	"gopkg.in/yaml.v3"
@@ -13,8 +14,9 @@ type MetaData struct {
 	LocalHostname string
 }
 
-// ParseMetaData parses a meta-data file (YAML or JSON). Keys firstboot does
-// not read yet produce warnings; a known key of the wrong type is an error.
+// ParseMetaData parses a meta-data file (YAML or JSON), a single document
+// (see yamlnode.Decode). Keys firstboot does not read yet produce warnings;
+// a known key of the wrong type is an error.
 func ParseMetaData(data []byte) (MetaData, []string, error) {
 	var md MetaData
 	fields, err := topLevel("meta-data", data)
@@ -60,9 +62,17 @@ func unsupported(file string, f field) string {
 	return fmt.Sprintf("%s line %d: key %q is not supported yet, ignored", file, f.key.Line, f.key.Value)
 }
 
+// scalar decodes a one-line string: instance-id and local-hostname are
+// printed on the console and become the host name, where a control
+// character (a NUL, a line break, a terminal escape) has no place.
 func scalar(file string, f field, dst *string) error {
 	if f.value.Kind != yaml.ScalarNode || yamlnode.IsNull(f.value) {
 		return fmt.Errorf("%s line %d: %s: want a string, got %s", file, f.value.Line, f.key.Value, yamlnode.KindName(f.value))
+	}
+	for i, r := range f.value.Value {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%s line %d: %s: want a string without control characters, got %q (%U at byte %d)", file, f.value.Line, f.key.Value, f.value.Value, r, i)
+		}
 	}
 	*dst = f.value.Value
 	return nil

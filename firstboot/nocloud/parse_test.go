@@ -23,6 +23,9 @@ func TestParseMetaData(t *testing.T) {
 			warnings: []string{`meta-data line 2: key "network-interfaces" is not supported yet, ignored`},
 		},
 		{name: "bad type", in: "instance-id: {a: b}\n", err: `meta-data line 1: instance-id: want a string, got a mapping`},
+		{name: "second document", in: "instance-id: iid-1\n---\ninstance-id: iid-2\n", err: `meta-data line 2: a second YAML document starts here; want one document`},
+		{name: "NUL", in: "local-hostname: \"n1\\0\"\n", err: `meta-data line 1: local-hostname: want a string without control characters, got "n1\x00" (U+0000 at byte 2)`},
+		{name: "terminal escape", in: "instance-id: \"iid\\e[2J\"\n", err: `meta-data line 1: instance-id: want a string without control characters, got "iid\x1b[2J" (U+001B at byte 3)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, warnings, err := ParseMetaData([]byte(tc.in))

@@ -1,7 +1,8 @@
 // Package yamlnode holds what firstboot's YAML parsers (cloud-config,
 // network config, NoCloud meta-data) share when they walk yaml.v3 nodes to
-// report errors with line numbers: decoding a document down to its
-// top-level mapping, following aliases, a mapping's key-value pairs in file
+// report errors with line numbers: decoding exactly one document down to
+// its top-level mapping with the expansion of its aliases bounded,
+// following aliases, a mapping's key-value pairs in file
 // order, and the kind names their messages use ("want a mapping, got a
 // list").
 //
@@ -18,20 +19,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// TopLevel decodes data and returns its top-level mapping; nil, with no
-// error, for an empty or null document. Errors read
-// "<source>: <YAML error>" or "<source> line N: want a mapping, got <kind>".
+// TopLevel decodes data, a single document (see Decode), and returns its
+// top-level mapping; nil, with no error, for an empty or null document.
+// Errors are Decode's or "<source> line N: want a mapping, got <kind>".
 func TopLevel(source string, data []byte) (*yaml.Node, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, nil
-	}
-	root := doc.Content[0]
-	if IsNull(root) {
-		return nil, nil
+	root, err := Decode(source, data)
+	if err != nil || root == nil || IsNull(root) {
+		return nil, err
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s line %d: want a mapping, got %s", source, root.Line, KindName(root))
