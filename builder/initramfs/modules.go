@@ -61,10 +61,24 @@ type moduleIndex struct {
 	deps    map[string][]string // name -> dependency names; nil when read lazily from .modinfo
 	builtin map[string]bool
 	softPre map[string][]string // name -> modules to load before it (soft dependencies)
+	// maxModule bounds one module decompressed, maxRead all the
+	// decompressed bytes content returns, so that a hostile kernel package
+	// (a module that is an xz bomb, a modules.dep naming thousands) cannot
+	// exhaust the build host's memory.
+	maxModule, maxRead, read int64
 }
 
+// The bounds of moduleIndex, far above real modules: the largest of Debian
+// 12's linux-image-6.1.0-57-amd64 is amdgpu.ko at 19 MB, and an initramfs
+// loads a few megabytes of storage and filesystem drivers.
+const (
+	maxModuleBytes     = 256 << 20
+	maxModuleReadBytes = 1 << 30
+)
+
 func newModuleIndex(k kernel.Kernel) (*moduleIndex, error) {
-	idx := &moduleIndex{k: k, files: map[string]string{}, builtin: map[string]bool{}}
+	idx := &moduleIndex{k: k, files: map[string]string{}, builtin: map[string]bool{},
+		maxModule: maxModuleBytes, maxRead: maxModuleReadBytes}
 	err := fs.WalkDir(k.FS, k.ModulesDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -187,9 +201,15 @@ func (idx *moduleIndex) content(name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decompress module %s: %w", p, err)
 	}
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, idx.maxModule+1))
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w", p, err)
+	}
+	if int64(len(data)) > idx.maxModule {
+		return nil, fmt.Errorf("module %s: more than %d bytes decompressed", p, idx.maxModule)
+	}
+	if idx.read += int64(len(data)); idx.read > idx.maxRead {
+		return nil, fmt.Errorf("module %s: the modules read reach more than %d bytes decompressed", p, idx.maxRead)
 	}
 	return data, nil
 }

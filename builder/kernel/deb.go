@@ -31,7 +31,9 @@ func FromDeb(debPath, destDir string) (Kernel, error) {
 
 // ExtractDeb unpacks the data archive of the Debian package debPath into
 // destDir, which must not exist yet. It unpacks into a temporary sibling and
-// renames it at the end, so destDir is either complete or absent.
+// renames it at the end, so destDir is either complete or absent. Nothing
+// is written outside it or through a symbolic link, no symbolic link in it
+// leads out, and the package must keep within the bounds in untar.go.
 func ExtractDeb(debPath, destDir string) error {
 	if _, err := os.Lstat(destDir); err == nil {
 		return fmt.Errorf("extract %s: destination %s already exists", debPath, destDir)
@@ -50,7 +52,7 @@ func ExtractDeb(debPath, destDir string) error {
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", debPath, err)
 	}
-	if err := untar(tar.NewReader(data), tmp); err != nil {
+	if err := untar(tar.NewReader(data), tmp, debLimits()); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("extract %s %s: %w", debPath, name, err)
 	}
@@ -132,69 +134,4 @@ func decompress(name string, r io.Reader) (io.ReadCloser, error) {
 		return zr.IOReadCloser(), nil
 	}
 	return nil, fmt.Errorf("%s: unsupported compression", name)
-}
-
-// untar writes the entries of tr below dir. Entries may not escape dir.
-func untar(tr *tar.Reader, dir string) error {
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
-		}
-		rel := filepath.Clean(strings.TrimPrefix(h.Name, "./"))
-		if rel == "." {
-			continue
-		}
-		if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
-			return fmt.Errorf("tar entry %s escapes the destination", h.Name)
-		}
-		target := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		mode := os.FileMode(h.Mode).Perm()
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			if err := os.Chmod(target, mode); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := writeFile(target, tr, mode); err != nil {
-				return fmt.Errorf("tar entry %s: %w", h.Name, err)
-			}
-		case tar.TypeSymlink:
-			if err := os.Symlink(h.Linkname, target); err != nil {
-				return err
-			}
-		case tar.TypeLink:
-			old := filepath.Join(dir, filepath.Clean(strings.TrimPrefix(h.Linkname, "./")))
-			if !strings.HasPrefix(old, dir+string(filepath.Separator)) {
-				return fmt.Errorf("tar entry %s links outside the destination", h.Name)
-			}
-			if err := os.Link(old, target); err != nil {
-				return err
-			}
-		default:
-			// Device nodes and fifos have no place in a kernel package.
-			return fmt.Errorf("tar entry %s: unsupported type %q", h.Name, h.Typeflag)
-		}
-	}
-}
-
-func writeFile(path string, r io.Reader, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

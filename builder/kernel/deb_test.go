@@ -101,7 +101,7 @@ func TestExtractDebErrors(t *testing.T) {
 	}{
 		{notAr, ": not a Debian package (no ar header)"},
 		{noData, ": no data.tar member (members: debian-binary control.tar.xz)"},
-		{escape, " data.tar: tar entry ../evil escapes the destination"},
+		{escape, ` data.tar: tar entry "../evil": ".." in the name: escapes the destination`},
 		{bz2, ": data.tar.bz2: unsupported compression"},
 	}
 	for _, tt := range tests {

@@ -114,6 +114,12 @@ func (t *Tree) readTar(r io.Reader, origin string, content contentFunc) error {
 			return fmt.Errorf("read tar %s: %w", origin, err)
 		}
 		name := cleanName(hdr.Name)
+		if name == ".." || strings.HasPrefix(name, "../") {
+			// The tree is data, never unpacked on the host, but such a
+			// name has no place in a root filesystem and would reach
+			// every consumer of the stream.
+			return fmt.Errorf("read tar %s: %q leaves the root", origin, hdr.Name)
+		}
 		e := &entry{hdr: *hdr, origin: origin}
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeGNUSparse: // the reader turns TypeRegA into TypeReg
