@@ -28,6 +28,7 @@ import (
 	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/builder/rootfs"
 	"github.com/ml-appliance/appliance/builder/site"
+	"github.com/ml-appliance/appliance/firstboot/clustersecrets"
 )
 
 // Options control one build.
@@ -88,9 +89,19 @@ func Run(ctx context.Context, s *site.Site, opts Options) (*report.Report, error
 	}
 	rep, err := b.run(ctx)
 	if err != nil {
-		return nil, errors.Join(err, dir.Abort())
+		// The cache first: by default it is inside the output directory.
+		return nil, errors.Join(err, b.removeUnusedCache(), dir.Abort())
 	}
 	return rep, nil
+}
+
+// removeUnusedCache removes a cache this build created and stored nothing
+// in, so a failed build leaves no new empty directory behind.
+func (b *pipeline) removeUnusedCache() error {
+	if b.cache == nil {
+		return nil
+	}
+	return b.cache.RemoveIfUnused()
 }
 
 // pipeline holds one build's state.
@@ -105,6 +116,11 @@ type pipeline struct {
 	cache   *cache.Cache
 	// kernelDebDir is where a kernel .deb was unpacked ("" for the base's kernel).
 	kernelDebDir string
+	// secrets is the cluster's secrets volume (clusterConfig); nil without K3s.
+	secrets clustersecrets.Volume
+	// agentJoinToken is what agents join with; the PXE bundle's agent node
+	// configs carry it.
+	agentJoinToken string
 }
 
 func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
@@ -124,7 +140,10 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 	}
 	in := output.Inputs{
 		Name: b.site.Metadata.Name, Seed: b.site.Seed, ModTime: b.modTime,
-		KernelVersion: k.Version, Cmdline: b.site.OS.Cmdline,
+		KernelVersion: k.Version, Cmdline: b.site.OS.Cmdline, AgentJoinToken: b.agentJoinToken,
+	}
+	if in.Secrets, err = b.writeSecretsVolume(); err != nil {
+		return nil, err
 	}
 	if in.Bootloader, err = b.bootloader(tree); err != nil {
 		return nil, err
@@ -161,6 +180,8 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 		}
 		b.report.Artifacts = append(b.report.Artifacts, arts...)
 	}
+	b.markServedImage()
+	b.logSecrets()
 	data, err := report.Marshal(b.report)
 	if err != nil {
 		return nil, err

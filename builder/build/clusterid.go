@@ -14,17 +14,18 @@ import (
 
 	"github.com/ml-appliance/appliance/builder/atomicfile"
 	"github.com/ml-appliance/appliance/builder/site"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // SecretsDirName is the directory, in the build's output directory, that
 // keeps the cluster identity the builder generates, one subdirectory per
-// site (secrets/<metadata.name>/): the token (token) and the cluster CA
-// (tls/, laid out as K3s's custom CA script lays it out, root and
-// intermediate keys included). Generated once, it is reused by every later
+// site (secrets/<metadata.name>/): the server token (token), the agent
+// token (agent-token) and the cluster CA (tls/, laid out as K3s's custom
+// CA script lays it out, root and intermediate keys included). Generated once, it is reused by every later
 // build of the site into the same output directory, so images rebuilt for
 // a site join the cluster the earlier ones formed. Deleting it makes the
 // next build a new cluster. Back it up like any root of trust; nothing in
-// it goes into an artifact but the files the image needs.
+// it goes into an artifact but what the secrets volume carries.
 const SecretsDirName = "secrets"
 
 // tokenBytes is the generated token's entropy; hex-encoded, 64 characters.
@@ -36,35 +37,41 @@ type clusterIdentity struct {
 	secret string
 	// tokenSource is where it came from: site.TokenGenerate, "file" or "literal".
 	tokenSource string
+	// agentSecret is the agent token's secret (K3s --agent-token on every
+	// server): it joins agents, never servers. Always generated.
+	agentSecret string
 	// ca is the cluster CA; nil with ca: none.
 	ca *clusterCA
 }
 
-// joinToken is the token joining nodes are given: K3s's full form
-// K10<CA hash>::server:<secret> when the image carries the CA, so they
-// verify the servers before sending the secret; else the secret alone.
-// K3s accepts the server token from agents too: the user part is replaced
-// by "node" (pkg/agent: clientaccess.WithUser("node")), whose password is
-// the server token's when no agent token is set (deps.go, getNodePass).
-func (id *clusterIdentity) joinToken() string {
+// joinToken is the token a node joins with as user ("server" or "node"):
+// K3s's full form K10<CA hash>::<user>:<secret> when the site has a
+// cluster CA, so the node verifies the servers before sending the secret;
+// else the secret alone. K3s replaces the user part with the role's own
+// (pkg/clientaccess: NormalizeAndValidateTokenForUser(.., "server") in
+// pkg/cluster, "node" in pkg/agent), and checks the password against its
+// passwd file, where "node" has the agent token's secret when servers are
+// given agent-token (pkg/daemons/control/deps: genUsers, getNodePass).
+func (id *clusterIdentity) joinToken(user, secret string) string {
 	if id.ca == nil {
-		return id.secret
+		return secret
 	}
-	return "K10" + id.ca.hash + "::server:" + id.secret
+	return "K10" + id.ca.hash + "::" + user + ":" + secret
 }
+
+// agentJoinToken is what agents join with.
+func (id *clusterIdentity) agentJoinToken() string { return id.joinToken("node", id.agentSecret) }
 
 // loadClusterIdentity returns the site's cluster identity, generating into
 // secretsDir (created 0700) what the site asks generated and is not there
 // yet, and reusing what is.
 func loadClusterIdentity(secretsDir string, c *site.Cluster, now time.Time) (*clusterIdentity, error) {
 	id := &clusterIdentity{tokenSource: c.Token.Source()}
-	if c.Token.Generate() || c.CA == site.CAGenerate {
-		if err := os.MkdirAll(secretsDir, 0o700); err != nil {
-			return nil, fmt.Errorf("cluster identity: %w", err)
-		}
-		if err := os.Chmod(secretsDir, 0o700); err != nil {
-			return nil, fmt.Errorf("cluster identity: %w", err)
-		}
+	if err := os.MkdirAll(secretsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster identity: %w", err)
+	}
+	if err := os.Chmod(secretsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster identity: %w", err)
 	}
 	var err error
 	if c.Token.Generate() {
@@ -74,6 +81,12 @@ func loadClusterIdentity(secretsDir string, c *site.Cluster, now time.Time) (*cl
 	}
 	if err != nil {
 		return nil, err
+	}
+	if id.agentSecret, err = loadOrGenerateToken(filepath.Join(secretsDir, "agent-token")); err != nil {
+		return nil, err
+	}
+	if id.agentSecret == id.secret {
+		return nil, fmt.Errorf("cluster identity: %s equals the server token: an agent could then join as a server; remove it to generate another", filepath.Join(secretsDir, "agent-token"))
 	}
 	if c.CA == site.CAGenerate {
 		dir := filepath.Join(secretsDir, "tls")
@@ -93,7 +106,7 @@ func loadOrGenerateToken(path string) (string, error) {
 	case err == nil:
 		secret := strings.TrimSpace(string(data))
 		if problem := site.CheckTokenSecret(secret); problem != "" {
-			return "", fmt.Errorf("cluster token %s: the token %s (remove the file to generate a new one: nodes already installed will then not join)", path, problem)
+			return "", fmt.Errorf("%s: the token %s (remove the file to generate a new one: nodes already installed will then not join)", path, problem)
 		}
 		return secret, nil
 	case !errors.Is(err, fs.ErrNotExist):
@@ -101,11 +114,11 @@ func loadOrGenerateToken(path string) (string, error) {
 	}
 	b := make([]byte, tokenBytes)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generate cluster token: %w", err)
+		return "", fmt.Errorf("generate %s: %w", path, err)
 	}
 	secret := hex.EncodeToString(b)
 	if err := atomicfile.Write(path, []byte(secret+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("store cluster token: %w", err)
+		return "", fmt.Errorf("store %s: %w", path, err)
 	}
 	return secret, nil
 }
@@ -142,7 +155,7 @@ func readSecret(path string, private bool) ([]byte, error) {
 	if private && st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("cluster identity: %s has mode %04o: others may read it; want 0600 (chmod 600 %s)", path, st.Mode().Perm(), path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, site.MaxCAFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("cluster identity: %w", err)
 	}

@@ -81,7 +81,8 @@ func TestGeneratedIdentityIsStoredAndReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.secret != first.secret || second.ca.hash != first.ca.hash || second.joinToken() != first.joinToken() {
+	if second.secret != first.secret || second.agentSecret != first.agentSecret || second.ca.hash != first.ca.hash ||
+		second.agentJoinToken() != first.agentJoinToken() {
 		t.Errorf("a second build made another identity: token same %v, CA hash %s vs %s",
 			second.secret == first.secret, second.ca.hash, first.ca.hash)
 	}
@@ -96,7 +97,7 @@ func TestGeneratedIdentityIsStoredAndReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if other.secret == first.secret || other.ca.hash == first.ca.hash {
+	if other.secret == first.secret || other.agentSecret == first.agentSecret || other.ca.hash == first.ca.hash {
 		t.Error("two fresh output directories got the same identity")
 	}
 }
@@ -116,8 +117,12 @@ func TestJoinTokenPinsTheRootCA(t *testing.T) {
 	block, _ := pem.Decode(rootPEM)
 	sum := sha256.Sum256(block.Bytes)
 	want := "K10" + hex.EncodeToString(sum[:]) + "::server:" + id.secret
-	if got := id.joinToken(); got != want {
+	if got := id.joinToken("server", id.secret); got != want {
 		t.Errorf("join token\n got %s\nwant %s", got, want)
+	}
+	want = "K10" + hex.EncodeToString(sum[:]) + "::node:" + id.agentSecret
+	if got := id.agentJoinToken(); got != want {
+		t.Errorf("agent join token\n got %s\nwant %s", got, want)
 	}
 	// The served bundle is the script's chain: CA, intermediate, root.
 	chain := string(readFile(t, dir, "tls/server-ca.pem")) + string(readFile(t, dir, "tls/intermediate-ca.pem")) + string(rootPEM)
@@ -301,7 +306,10 @@ func TestBringYourOwnCA(t *testing.T) {
 	}
 }
 
-func TestTokenFromTheConfigGeneratesNothing(t *testing.T) {
+// TestTokenFromTheConfigGeneratesOnlyTheAgentToken: a site that gives its
+// server token (and no CA) gets a generated agent token, kept beside the
+// other generated secrets, and join tokens without a CA pin.
+func TestTokenFromTheConfigGeneratesOnlyTheAgentToken(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte("0123456789abcdef-from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -318,11 +326,17 @@ func TestTokenFromTheConfigGeneratesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if id.secret != tc.want || id.joinToken() != tc.want || id.ca != nil {
-			t.Errorf("%s: secret %q join %q ca %v", tc.token.Source(), id.secret, id.joinToken(), id.ca)
+		if id.secret != tc.want || id.joinToken("server", id.secret) != tc.want || id.ca != nil {
+			t.Errorf("%s: secret %q join %q ca %v", tc.token.Source(), id.secret, id.joinToken("server", id.secret), id.ca)
 		}
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("%s with ca: none made a secrets dir", tc.token.Source())
+		if id.agentJoinToken() != id.agentSecret || len(id.agentSecret) != 64 {
+			t.Errorf("%s: agent join token %q, want the generated agent secret alone", tc.token.Source(), id.agentJoinToken())
+		}
+		if got := strings.TrimSpace(string(readFile(t, dir, "agent-token"))); got != id.agentSecret {
+			t.Errorf("%s: the agent token kept is %q", tc.token.Source(), got)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "token")); err == nil {
+			t.Errorf("%s: a token was generated although the site gives one", tc.token.Source())
 		}
 	}
 }

@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -23,7 +22,7 @@ func pxeOptions(s *site.Site, o *site.PXEOutput) (pxe.Options, error) {
 		opts.Nodes = append(opts.Nodes, pxe.Node{Hostname: n.Hostname, MAC: n.MAC, Role: n.Role})
 	}
 	for role, path := range o.UserData {
-		data, err := os.ReadFile(path)
+		data, err := site.ReadUserData(path)
 		if err != nil {
 			return opts, fmt.Errorf("outputs.pxe.userData.%s: %w", role, err)
 		}
@@ -55,7 +54,7 @@ func (b *pipeline) addServableBundle(ctx context.Context, tree *rootfs.Tree, in 
 		return err
 	}
 	b.log.Info("adding the PXE bundle for the initial server", "path", payload.PXEDir, "dhcp", serve.DHCP)
-	return tree.AddDir(dir, strings.TrimPrefix(payload.PXEDir, "/"), rootfs.DirOptions{Origin: "pxe-bundle"})
+	return tree.AddDir(dir, strings.TrimPrefix(payload.PXEDir, "/"), rootfs.DirOptions{Origin: "pxe-bundle", RefuseSymlinks: true})
 }
 
 // pxeTools are the host files a bundle in the image needs.

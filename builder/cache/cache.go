@@ -27,14 +27,17 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ml-appliance/appliance/builder/newdir"
 	"github.com/ml-appliance/appliance/builder/progress"
 )
 
@@ -70,6 +73,8 @@ type Cache struct {
 	opts    Options
 	log     *slog.Logger
 	mirrors map[string]mirror // by upstream registry as ggcr names it
+	// created are the directories New made for Options.Dir.
+	created newdir.Created
 }
 
 // New opens (creating if needed) the cache directory.
@@ -94,12 +99,56 @@ func New(opts Options) (*Cache, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	for _, d := range []string{blobDir(opts.Dir), filepath.Join(opts.Dir, "tmp"), filepath.Join(opts.Dir, "refs"), filepath.Join(opts.Dir, "urls")} {
+	created, err := newdir.MkdirAll(opts.Dir, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("cache %s: %w", opts.Dir, err)
+	}
+	for _, d := range skeleton(opts.Dir) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("cache %s: %w", opts.Dir, err)
 		}
 	}
-	return &Cache{opts: opts, log: log, mirrors: mirrors}, nil
+	return &Cache{opts: opts, log: log, mirrors: mirrors, created: created}, nil
+}
+
+// skeleton lists the directories of an empty cache, each after its parent.
+func skeleton(dir string) []string {
+	return []string{filepath.Join(dir, "blobs"), blobDir(dir), filepath.Join(dir, "tmp"), filepath.Join(dir, "refs"), filepath.Join(dir, "urls")}
+}
+
+// RemoveIfUnused removes the cache directory if New created it and nothing
+// was stored in it since: a build that fails before fetching anything
+// leaves no empty cache behind. A directory that was there before New, or
+// holds anything, stays.
+func (c *Cache) RemoveIfUnused() error {
+	if len(c.created) == 0 {
+		return nil
+	}
+	entries, err := os.ReadDir(c.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("remove the unused cache %s: %w", c.opts.Dir, err)
+	}
+	dirs := skeleton(c.opts.Dir)
+	if len(entries) > len(dirs)-1 { // blobs/sha256 is not an entry of Dir
+		return nil
+	}
+	for _, d := range dirs {
+		if d == filepath.Join(c.opts.Dir, "blobs") {
+			continue // holds blobs/sha256
+		}
+		if names, err := os.ReadDir(d); err != nil || len(names) > 0 {
+			return nil // holds something (or cannot tell): keep the cache
+		}
+	}
+	for _, d := range slices.Backward(dirs) {
+		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the unused cache %s: %w", c.opts.Dir, err)
+		}
+	}
+	if err := c.created.RemoveEmpty(); err != nil {
+		return fmt.Errorf("remove the unused cache %s: %w", c.opts.Dir, err)
+	}
+	return nil
 }
 
 func blobDir(dir string) string { return filepath.Join(dir, "blobs", "sha256") }

@@ -41,6 +41,9 @@ func newBuildCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := s.CheckInputs(); err != nil {
+				return err
+			}
 			opts.SourceDateEpoch = epoch
 			if opts.AgentDir == "" {
 				if opts.AgentDir, err = executableDir(); err != nil {

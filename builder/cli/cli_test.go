@@ -85,12 +85,13 @@ func TestBuildFailureLeavesNoArtifact(t *testing.T) {
 	}
 	config := filepath.Join(dir, "site.yaml")
 	text := strings.Replace(badConfig, "  kernal: {}\n", "", 1)
-	text = strings.Replace(text, "12 parsecs", "1GiB", 1)
+	text = strings.Replace(text, "12 parsecs", "4GiB", 1)
 	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	_, _, err := execute(t, "build", "--config", config, "--output", out, "--agent-dir", dir)
+	cache := filepath.Join(dir, "new", "cache")
+	_, _, err := execute(t, "build", "--config", config, "--output", out, "--cache", cache, "--agent-dir", dir)
 	if err == nil {
 		t.Fatal("build of a broken base succeeded")
 	}
@@ -100,12 +101,12 @@ func TestBuildFailureLeavesNoArtifact(t *testing.T) {
 	if !strings.Contains(err.Error(), "base OS") {
 		t.Errorf("build failed for another reason than the broken base: %v", err)
 	}
-	entries, rerr := os.ReadDir(out)
-	if rerr != nil && !os.IsNotExist(rerr) {
-		t.Fatal(rerr)
-	}
-	for _, e := range entries {
-		t.Errorf("failed build left %s in the output directory (error was: %v)", e.Name(), err)
+	// The build created the output and cache directories (and new/), and
+	// stored nothing in the cache: it leaves none of them behind.
+	for _, p := range []string{out, filepath.Dir(cache)} {
+		if _, serr := os.Stat(p); !os.IsNotExist(serr) {
+			t.Errorf("failed build left %s (error was: %v)", p, err)
+		}
 	}
 }
 

@@ -21,6 +21,9 @@ func newValidateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := s.CheckInputs(); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: site %q is valid\n", config, s.Metadata.Name)
 			return nil
 		},

@@ -1,13 +1,15 @@
 // Package diskimage writes the appliance's raw GPT disk image: the layout
 // of partitions, the ESP's FAT32 filesystem and its files, the OS image in
-// slot A and an empty ext4 STATE.
+// slot A, the cluster's secrets volume and an empty ext4 STATE.
 //
 // The disk, in order, every partition aligned to 1 MiB:
 //
 //	1 ESP    EFI System, FAT32 labelled ESP: bootloader, kernel, initramfs, loader entries
 //	2 OS-A   Linux filesystem: the OS image (squashfs) written raw
-//	3 OS-B   Linux filesystem: same size as OS-A, zeroed, the slot an upgrade writes
-//	4 STATE  Linux filesystem: ext4 labelled STATE, last so the node can grow it
+//	3 OS-B     Linux filesystem: same size as OS-A, zeroed, the slot an upgrade writes
+//	4 SECRETS  Linux filesystem: 1 MiB, the secrets volume (firstboot/clustersecrets)
+//	           or zeros; the node's first boot takes what its role needs and wipes it
+//	5 STATE    Linux filesystem: ext4 labelled STATE, last so the node can grow it
 //
 // Partition labels come from firstboot/bootparam. The output is
 // reproducible: every GUID, the FAT volume ID, the ext4 UUID and hash seed
@@ -32,6 +34,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // Filesystem names used in Layout.
@@ -73,6 +77,9 @@ type Options struct {
 	ESPFiles []File
 	// OSImage is the host path of the squashfs written to OS-A. Required.
 	OSImage string
+	// Secrets is the host path of the secrets volume written to SECRETS;
+	// "" leaves the partition zeroed.
+	Secrets string
 	// ModTime is every filesystem timestamp. Required.
 	ModTime time.Time
 }
@@ -135,7 +142,7 @@ func writeImage(ctx context.Context, f *os.File, layout Layout, opts Options, os
 	if err := writeGPT(f, layout); err != nil {
 		return err
 	}
-	esp, osA, state := layout.Partitions[0], layout.Partitions[1], layout.Partitions[3]
+	esp, osA, secrets, state := layout.Partitions[0], layout.Partitions[1], layout.Partitions[3], layout.Partitions[4]
 	if err := writeESP(f, esp, opts); err != nil {
 		return fmt.Errorf("partition %s: %w", esp.Label, err)
 	}
@@ -148,8 +155,27 @@ func writeImage(ctx context.Context, f *os.File, layout Layout, opts Options, os
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := writeSecrets(f, secrets, opts.Secrets); err != nil {
+		return fmt.Errorf("partition %s: %w", secrets.Label, err)
+	}
 	if err := makeState(ctx, f.Name(), state, opts); err != nil {
 		return fmt.Errorf("partition %s: %w", state.Label, err)
+	}
+	return nil
+}
+
+// writeSecrets copies the secrets volume at path (if any) to the start of
+// the partition.
+func writeSecrets(f *os.File, part Partition, path string) error {
+	if path == "" {
+		return nil
+	}
+	data, err := smallfile.Read(path, part.Size)
+	if err != nil {
+		return fmt.Errorf("secrets volume: %w", err)
+	}
+	if _, err := f.WriteAt(data, part.Start); err != nil {
+		return fmt.Errorf("secrets volume: %w", err)
 	}
 	return nil
 }

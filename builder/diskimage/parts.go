@@ -18,6 +18,7 @@ type PartFiles struct {
 
 // WriteParts writes, as separate image files, the ESP and STATE of the
 // smallest disk Write would make for opts, and returns that disk's layout.
+// The SECRETS partition's content is opts.Secrets itself.
 // An installer writes them and the OS image at the layout's offsets,
 // without a whole raw image travelling alongside the OS image.
 func WriteParts(ctx context.Context, files PartFiles, opts Options) (Layout, error) {
@@ -27,7 +28,7 @@ func WriteParts(ctx context.Context, files PartFiles, opts Options) (Layout, err
 		return Layout{}, err
 	}
 	defer osImage.file.Close()
-	esp, state := layout.Partitions[0], layout.Partitions[3]
+	esp, state := layout.Partitions[0], layout.Partitions[4]
 	// The FAT32 and the ext4 do not record where they start on the disk:
 	// made at offset 0 of their own file, they are the same bytes.
 	esp.Start, state.Start = 0, 0

@@ -24,6 +24,9 @@ const (
 	DefaultMinStateSize = 512 * MiB
 	// StateSizeFloor is the smallest value Options.MinStateSize may take.
 	StateSizeFloor = 64 * MiB
+	// SecretsSize is the SECRETS partition's size: the most a secrets
+	// volume takes (firstboot/clustersecrets.MaxVolume).
+	SecretsSize = MiB
 )
 
 const (
@@ -45,13 +48,13 @@ const (
 
 // sizes are the resolved sizes of one disk, in bytes.
 type sizes struct {
-	disk, esp, osSlot, state int64
+	disk, esp, osSlot, secrets, state int64
 }
 
 // planSizes applies the defaults to opts and checks that the partitions fit
 // in the disk. imageSize is the OS image's size in bytes.
 func planSizes(opts Options, imageSize int64) (sizes, error) {
-	s := sizes{esp: opts.ESPSize, osSlot: opts.OSSlotSize}
+	s := sizes{esp: opts.ESPSize, osSlot: opts.OSSlotSize, secrets: SecretsSize}
 	if s.esp == 0 {
 		s.esp = DefaultESPSize
 	}
@@ -81,7 +84,7 @@ func planSizes(opts Options, imageSize int64) (sizes, error) {
 		return sizes{}, fmt.Errorf("OS image of %d bytes does not fit in an OS slot of %d MiB", imageSize, s.osSlot/MiB)
 	}
 
-	needed := overhead + s.esp + 2*s.osSlot + minState
+	needed := overhead + s.esp + 2*s.osSlot + s.secrets + minState
 	s.disk = opts.Size
 	if s.disk == 0 {
 		s.disk = needed
@@ -91,11 +94,11 @@ func planSizes(opts Options, imageSize int64) (sizes, error) {
 	}
 	if s.disk < needed {
 		return sizes{}, fmt.Errorf("disk size %d bytes is too small: the layout needs at least %d bytes (%d MiB: "+
-			"ESP %d MiB, %s and %s %d MiB each, %s at least %d MiB, 2 MiB for the GPT)",
+			"ESP %d MiB, %s and %s %d MiB each, %s %d MiB, %s at least %d MiB, 2 MiB for the GPT)",
 			s.disk, needed, needed/MiB, s.esp/MiB, bootparam.LabelOSA, bootparam.LabelOSB, s.osSlot/MiB,
-			bootparam.LabelState, minState/MiB)
+			bootparam.LabelSecrets, s.secrets/MiB, bootparam.LabelState, minState/MiB)
 	}
-	stateStart := MiB + s.esp + 2*s.osSlot
+	stateStart := MiB + s.esp + 2*s.osSlot + s.secrets
 	// STATE takes the rest, up to the last MiB boundary before the backup GPT.
 	s.state = alignDown(s.disk-gptTail, MiB) - stateStart
 	return s, nil
@@ -107,12 +110,13 @@ type partitionPlan struct {
 	start, size                 int64
 }
 
-// partitions lays out the four partitions, in order, 1 MiB aligned.
+// partitions lays out the five partitions, in order, 1 MiB aligned.
 func (s sizes) partitions() []partitionPlan {
 	parts := []partitionPlan{
 		{label: bootparam.LabelESP, typeGUID: TypeEFISystem, filesystem: FilesystemFAT32, size: s.esp},
 		{label: bootparam.LabelOSA, typeGUID: TypeLinuxFilesystem, filesystem: FilesystemSquashfs, size: s.osSlot},
 		{label: bootparam.LabelOSB, typeGUID: TypeLinuxFilesystem, size: s.osSlot},
+		{label: bootparam.LabelSecrets, typeGUID: TypeLinuxFilesystem, size: s.secrets},
 		{label: bootparam.LabelState, typeGUID: TypeLinuxFilesystem, filesystem: FilesystemExt4, size: s.state},
 	}
 	next := MiB

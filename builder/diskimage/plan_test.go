@@ -15,30 +15,30 @@ func TestPlanSizesDefaults(t *testing.T) {
 		{
 			name:      "all defaults, small image: 1 GiB slots, smallest disk",
 			imageSize: 100 * MiB,
-			want:      sizes{disk: 2*MiB + 256*MiB + 2*1024*MiB + 512*MiB, esp: 256 * MiB, osSlot: 1024 * MiB, state: 512 * MiB},
+			want:      sizes{disk: 2*MiB + 256*MiB + 2*1024*MiB + MiB + 512*MiB, esp: 256 * MiB, osSlot: 1024 * MiB, secrets: MiB, state: 512 * MiB},
 		},
 		{
 			name:      "large image: slot is twice the image rounded up to MiB",
 			imageSize: 700*MiB + 1,
-			want:      sizes{disk: 2*MiB + 256*MiB + 2*1401*MiB + 512*MiB, esp: 256 * MiB, osSlot: 1401 * MiB, state: 512 * MiB},
+			want:      sizes{disk: 2*MiB + 256*MiB + 2*1401*MiB + MiB + 512*MiB, esp: 256 * MiB, osSlot: 1401 * MiB, secrets: MiB, state: 512 * MiB},
 		},
 		{
 			name:      "explicit size: STATE takes the rest up to the last MiB boundary before the backup GPT",
 			opts:      Options{Size: 4096 * MiB, ESPSize: 64 * MiB, OSSlotSize: 8 * MiB, MinStateSize: 64 * MiB},
 			imageSize: 4096,
-			want:      sizes{disk: 4096 * MiB, esp: 64 * MiB, osSlot: 8 * MiB, state: 4096*MiB - MiB - MiB - 64*MiB - 16*MiB},
+			want:      sizes{disk: 4096 * MiB, esp: 64 * MiB, osSlot: 8 * MiB, secrets: MiB, state: 4096*MiB - MiB - MiB - 64*MiB - 16*MiB - MiB},
 		},
 		{
 			name:      "size not on a MiB boundary: STATE ends on the boundary below",
 			opts:      Options{Size: 200*MiB + 512*7, ESPSize: 64 * MiB, OSSlotSize: 8 * MiB, MinStateSize: 64 * MiB},
 			imageSize: 4096,
-			want:      sizes{disk: 200*MiB + 512*7, esp: 64 * MiB, osSlot: 8 * MiB, state: 199*MiB - MiB - 64*MiB - 16*MiB},
+			want:      sizes{disk: 200*MiB + 512*7, esp: 64 * MiB, osSlot: 8 * MiB, secrets: MiB, state: 199*MiB - MiB - 64*MiB - 16*MiB - MiB},
 		},
 		{
 			name:      "image exactly fills the slot",
 			opts:      Options{OSSlotSize: 8 * MiB},
 			imageSize: 8 * MiB,
-			want:      sizes{disk: 2*MiB + 256*MiB + 16*MiB + 512*MiB, esp: 256 * MiB, osSlot: 8 * MiB, state: 512 * MiB},
+			want:      sizes{disk: 2*MiB + 256*MiB + 16*MiB + MiB + 512*MiB, esp: 256 * MiB, osSlot: 8 * MiB, secrets: MiB, state: 512 * MiB},
 		},
 	}
 	for _, tt := range tests {
@@ -65,15 +65,15 @@ func TestPlanSizesErrors(t *testing.T) {
 	}{
 		{
 			name: "disk one sector too small",
-			opts: withSize(146*MiB - 512),
-			want: "disk size 153091584 bytes is too small: the layout needs at least 153092096 bytes " +
-				"(146 MiB: ESP 64 MiB, OS-A and OS-B 8 MiB each, STATE at least 64 MiB, 2 MiB for the GPT)",
+			opts: withSize(147*MiB - 512),
+			want: "disk size 154140160 bytes is too small: the layout needs at least 154140672 bytes " +
+				"(147 MiB: ESP 64 MiB, OS-A and OS-B 8 MiB each, SECRETS 1 MiB, STATE at least 64 MiB, 2 MiB for the GPT)",
 		},
 		{
 			name: "disk with default sizes too small",
 			opts: Options{Size: 1024 * MiB},
-			want: "disk size 1073741824 bytes is too small: the layout needs at least 2954887168 bytes " +
-				"(2818 MiB: ESP 256 MiB, OS-A and OS-B 1024 MiB each, STATE at least 512 MiB, 2 MiB for the GPT)",
+			want: "disk size 1073741824 bytes is too small: the layout needs at least 2955935744 bytes " +
+				"(2819 MiB: ESP 256 MiB, OS-A and OS-B 1024 MiB each, SECRETS 1 MiB, STATE at least 512 MiB, 2 MiB for the GPT)",
 		},
 		{
 			name: "disk size not whole sectors",
@@ -126,7 +126,7 @@ func TestPartitionsAreContiguousAndAligned(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts := s.partitions()
-	wantLabels := []string{"ESP", "OS-A", "OS-B", "STATE"}
+	wantLabels := []string{"ESP", "OS-A", "OS-B", "SECRETS", "STATE"}
 	next := MiB
 	for i, p := range parts {
 		if p.label != wantLabels[i] {

@@ -76,7 +76,7 @@ func TestWriteDefaultsIsSparse(t *testing.T) {
 	needTool(t, "e2fsck", "e2fsprogs")
 	files, _ := testESPFiles(t)
 	img, l := write(t, Options{Seed: "s", OSImage: testSquashfs(t), ModTime: testModTime, ESPFiles: files})
-	wantSizes := []int64{DefaultESPSize, MinDefaultOSSlotSize, MinDefaultOSSlotSize, DefaultMinStateSize}
+	wantSizes := []int64{DefaultESPSize, MinDefaultOSSlotSize, MinDefaultOSSlotSize, SecretsSize, DefaultMinStateSize}
 	for i, p := range l.Partitions {
 		if p.Size != wantSizes[i] {
 			t.Errorf("%s size %d MiB, want %d MiB", p.Label, p.Size/MiB, wantSizes[i]/MiB)
@@ -95,7 +95,7 @@ func TestWriteDefaultsIsSparse(t *testing.T) {
 	if out := run(t, "fsck.fat", "-n", esp); len(strings.Split(strings.TrimSpace(out), "\n")) != 2 {
 		t.Errorf("fsck.fat -n on the 256 MiB ESP found problems:\n%s", out)
 	}
-	run(t, "e2fsck", "-fn", img+"?offset="+strconv.FormatInt(l.Partitions[3].Start, 10))
+	run(t, "e2fsck", "-fn", img+"?offset="+strconv.FormatInt(l.Partitions[4].Start, 10))
 }
 
 func TestWriteOptionErrors(t *testing.T) {
@@ -121,8 +121,8 @@ func TestWriteOptionErrors(t *testing.T) {
 			"write disk image DISK: partition ESP: write ESP file /big: unable to allocate clusters for file: no space left on device"},
 		{"not a squashfs", func(o *Options) { o.OSImage = notSquashfs }, "OS image " + notSquashfs + ` is not a squashfs image (no "hsqs" magic)`},
 		{"missing OS image", func(o *Options) { o.OSImage = "/nonexistent/os.sqfs" }, "open OS image: open /nonexistent/os.sqfs: no such file or directory"},
-		{"disk too small", func(o *Options) { o.Size = 100 * MiB }, "disk size 104857600 bytes is too small: the layout needs at least 153092096 bytes " +
-			"(146 MiB: ESP 64 MiB, OS-A and OS-B 8 MiB each, STATE at least 64 MiB, 2 MiB for the GPT)"},
+		{"disk too small", func(o *Options) { o.Size = 100 * MiB }, "disk size 104857600 bytes is too small: the layout needs at least 154140672 bytes " +
+			"(147 MiB: ESP 64 MiB, OS-A and OS-B 8 MiB each, SECRETS 1 MiB, STATE at least 64 MiB, 2 MiB for the GPT)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

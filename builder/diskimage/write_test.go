@@ -39,7 +39,7 @@ func testESPFiles(t *testing.T) ([]File, map[string][]byte) {
 	return files, want
 }
 
-// smallOptions is a small, fast disk: 64 MiB ESP, 8 MiB slots, 64 MiB STATE.
+// smallOptions is a small, fast disk: 64 MiB ESP, 8 MiB slots, 1 MiB SECRETS, 64 MiB STATE.
 func smallOptions(t *testing.T, osImage string) Options {
 	t.Helper()
 	files, _ := testESPFiles(t)
@@ -83,8 +83,8 @@ func TestWriteGPTLayout(t *testing.T) {
 	if !strings.Contains(header, "Disk identifier (GUID): "+l.DiskGUID+"\n") {
 		t.Errorf("sgdisk -p does not show disk GUID %s:\n%s", l.DiskGUID, header)
 	}
-	if info, err := os.Stat(img); err != nil || info.Size() != 146*MiB || l.Size != 146*MiB {
-		t.Errorf("image size %v (err %v), layout size %d; want %d", info.Size(), err, l.Size, 146*MiB)
+	if info, err := os.Stat(img); err != nil || info.Size() != 147*MiB || l.Size != 147*MiB {
+		t.Errorf("image size %v (err %v), layout size %d; want %d", info.Size(), err, l.Size, 147*MiB)
 	}
 
 	want := []struct {
@@ -94,7 +94,8 @@ func TestWriteGPTLayout(t *testing.T) {
 		{"ESP", TypeEFISystem, MiB, 64 * MiB},
 		{"OS-A", TypeLinuxFilesystem, 65 * MiB, 8 * MiB},
 		{"OS-B", TypeLinuxFilesystem, 73 * MiB, 8 * MiB},
-		{"STATE", TypeLinuxFilesystem, 81 * MiB, 64 * MiB},
+		{"SECRETS", TypeLinuxFilesystem, 81 * MiB, MiB},
+		{"STATE", TypeLinuxFilesystem, 82 * MiB, 64 * MiB},
 	}
 	if len(l.Partitions) != len(want) {
 		t.Fatalf("layout has %d partitions, want %d", len(l.Partitions), len(want))
@@ -121,8 +122,39 @@ func TestWriteGPTLayout(t *testing.T) {
 		}
 		guids[p.UniqueGUID] = true
 	}
-	if out := run(t, "sgdisk", "-i", "5", img); !strings.Contains(out, "does not exist") {
-		t.Errorf("sgdisk -i 5: want no fifth partition, got:\n%s", out)
+	if out := run(t, "sgdisk", "-i", "6", img); !strings.Contains(out, "does not exist") {
+		t.Errorf("sgdisk -i 6: want no sixth partition, got:\n%s", out)
+	}
+}
+
+// The secrets volume goes, byte for byte, at the start of SECRETS; without
+// one the partition is zeros. WriteParts' installer layout writes the
+// same file there.
+func TestWriteSecretsVolume(t *testing.T) {
+	opts := smallOptions(t, testSquashfs(t))
+	img, l := write(t, opts)
+	secrets := l.Partitions[3]
+	if secrets.Label != "SECRETS" {
+		t.Fatalf("partition 4 is %s", secrets.Label)
+	}
+	if got := readAt(t, img, secrets.Start, int(secrets.Size)); !bytes.Equal(got, make([]byte, secrets.Size)) {
+		t.Error("SECRETS is not zeroed without a secrets volume")
+	}
+	volume := bytes.Repeat([]byte("APPLIANCE-SEC/1\n"), 1000)
+	opts.Secrets = filepath.Join(t.TempDir(), "secrets.img")
+	writeFile(t, opts.Secrets, volume)
+	img, l = write(t, opts)
+	got := readAt(t, img, secrets.Start, int(secrets.Size))
+	if !bytes.Equal(got[:len(volume)], volume) || !bytes.Equal(got[len(volume):], make([]byte, int(secrets.Size)-len(volume))) {
+		t.Error("SECRETS does not hold the volume followed by zeros")
+	}
+	if st := l.Partitions[4]; st.Label != "STATE" {
+		t.Errorf("partition 5 is %s, want STATE", st.Label)
+	}
+
+	writeFile(t, opts.Secrets, make([]byte, SecretsSize+1))
+	if _, err := Write(context.Background(), filepath.Join(t.TempDir(), "disk.img"), opts); err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") {
+		t.Errorf("a volume larger than SECRETS: err = %v", err)
 	}
 }
 
@@ -196,7 +228,7 @@ func TestWriteOSSlots(t *testing.T) {
 func TestWriteState(t *testing.T) {
 	needTool(t, "e2fsck", "e2fsprogs")
 	img, l := write(t, smallOptions(t, testSquashfs(t)))
-	state := l.Partitions[3]
+	state := l.Partitions[4]
 	onImage := img + "?offset=" + strconv.FormatInt(state.Start, 10)
 
 	run(t, "e2fsck", "-fn", onImage) // fails the test on any problem (non-zero exit)

@@ -129,10 +129,13 @@ func TestClusterRolesWithStandInK3s(t *testing.T) {
 	t.Run("initial server", func(t *testing.T) {
 		vm := bootCopy(t, raw, "52:54:00:00:00:01", nil)
 		expect(t, vm, consoleLine+`firstboot: role=server cluster-init \(.*inventory`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: cluster-secrets: partition SECRETS \(/dev/vda4\): installed 9 of its 9 files in /var/lib/appliance/cluster for role server `, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: cluster-secrets: wiped partition SECRETS \(/dev/vda4\)`, 0, bootTimeout)
 		expect(t, vm, consoleLine+`firstboot: k3s-config: .*cluster-init`, 0, bootTimeout)
 		expect(t, vm, consoleLine+`firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
 		line, _ := expect(t, vm, consoleLine+`k3s-standin: test double \(not K3s\): server started with `, 0, bootTimeout)
-		for _, want := range []string{"cluster-init=true", "token-file=/etc/appliance/cluster/token", "node-name=node-1"} {
+		for _, want := range []string{"cluster-init=true", "token-file=/var/lib/appliance/cluster/token",
+			"agent-token-file=/var/lib/appliance/cluster/agent-token", "node-name=node-1"} {
 			if !strings.Contains(line, want) {
 				t.Errorf("stand-in K3s server config lacks %s: %q", want, line)
 			}
@@ -142,9 +145,11 @@ func TestClusterRolesWithStandInK3s(t *testing.T) {
 	t.Run("agent", func(t *testing.T) {
 		vm := bootCopy(t, raw, "52:54:00:12:34:56", nil)
 		expect(t, vm, consoleLine+`firstboot: role=agent \(.*default role`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: cluster-secrets: partition SECRETS \(/dev/vda4\): installed 1 of its 9 files in /var/lib/appliance/cluster for role agent \(agent-join-token\)$`, 0, bootTimeout)
+		expect(t, vm, consoleLine+`firstboot: cluster-secrets: wiped partition SECRETS \(/dev/vda4\)`, 0, bootTimeout)
 		expect(t, vm, consoleLine+`firstboot: done role=agent hostname=single-node-123456$`, 0, bootTimeout)
 		line, _ := expect(t, vm, consoleLine+`k3s-standin: test double \(not K3s\): agent started with `, 0, bootTimeout)
-		for _, want := range []string{"server=https://10.0.2.15:6443", "token-file=/etc/appliance/cluster/join-token"} {
+		for _, want := range []string{"server=https://10.0.2.15:6443", "token-file=/var/lib/appliance/cluster/agent-join-token"} {
 			if !strings.Contains(line, want) {
 				t.Errorf("stand-in K3s agent config lacks %s: %q", want, line)
 			}
@@ -165,6 +170,7 @@ func TestClusterRolesWithStandInK3s(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("sshd answers with a bad seed: %s", banner)
+		checkKeysOnly(t, port)
 		for _, l := range vm.Lines() {
 			if strings.Contains(l, "hostname: worker-7") || strings.Contains(l, "k3s-standin:") || strings.Contains(l, "firstboot: done") {
 				t.Errorf("a config with an error was acted on: %q", l)

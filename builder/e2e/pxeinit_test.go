@@ -51,6 +51,7 @@ func TestWorkersNetbootFromInitServer(t *testing.T) {
 	})
 	out := filepath.Join(work, "out")
 	build(t, config, out)
+	checkNothingServedOwnsTheCluster(t, out, "single-node")
 	digest := strings.Fields(readFile(t, filepath.Join(out, "pxe", "os.squashfs.sha256")))[0]
 	disk := filepath.Join(work, "init.raw")
 	run(t, "cp", "--sparse=always", filepath.Join(out, "single-node.raw"), disk)
@@ -66,6 +67,8 @@ func TestWorkersNetbootFromInitServer(t *testing.T) {
 		},
 		Console: consoleLog(t),
 	})
+	expect(t, server, consoleLine+`firstboot: cluster-secrets: partition SECRETS \(/dev/\S+\): installed (\d+) of its \d+ files in /var/lib/appliance/cluster for role server \(agent-join-token, agent-token, join-token, tls/`, 0, bootTimeout)
+	expect(t, server, consoleLine+`firstboot: cluster-secrets: wiped partition SECRETS \(/dev/\S+\) \(\d+ bytes\)$`, 0, bootTimeout)
 	expect(t, server, consoleLine+`firstboot: pxe-server: appliance-pxe\.service queued: workers netboot from this node$`, 0, bootTimeout)
 	served := `firstboot: serve-pxe: OS image /dev/\S+: \d+ bytes, sha256 ([0-9a-f]{64}) \(hashed in `
 	line, _ := expect(t, server, consoleLine+served, 0, bootTimeout)
@@ -91,9 +94,14 @@ func TestWorkersNetbootFromInitServer(t *testing.T) {
 	expect(t, worker, consoleLine+`firstboot: load-config: kernel command line firstboot\.config=nodes/agent\.yaml \(http://`+regexp.QuoteMeta(initServerIP)+`:8080/nodes/agent\.yaml\)`, 0, bootTimeout)
 	expect(t, worker, consoleLine+`firstboot: done role=agent hostname=single-node-123456$`, 0, bootTimeout)
 	line, _ = expect(t, worker, consoleLine+`k3s-standin: test double \(not K3s\): agent started with `, 0, bootTimeout)
-	if want := "server=https://" + initServerIP + ":6443"; !strings.Contains(line, want) {
-		t.Errorf("stand-in K3s agent config lacks %s: %q", want, line)
+	// Its token came in its node config: the agent join token, the only
+	// secret the network serves.
+	for _, want := range []string{"server=https://" + initServerIP + ":6443", "token=(set)"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("stand-in K3s agent config lacks %s: %q", want, line)
+		}
 	}
+	expect(t, worker, consoleLine+`firstboot: cluster-secrets: no secrets volume on this node's boot medium`, 0, bootTimeout)
 	t.Logf("worker: firstboot done and K3s (stand-in) started %.1fs after its QEMU started", time.Since(workerStart).Seconds())
 	// The worker's addresses came from the site's server: the initial
 	// server, in proxyDHCP mode, gives none.

@@ -26,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ml-appliance/appliance/builder/atomicfile"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // APIVersion and Kind identify a lock file.
@@ -85,10 +86,15 @@ func PathFor(configPath string) string {
 // New returns an empty lock.
 func New() *Lock { return &Lock{APIVersion: APIVersion, Kind: Kind} }
 
-// Read loads a lock file. A missing file is an error wrapping
+// MaxBytes bounds a lock file: a pin takes about 200 bytes, so 16 MiB is
+// some 80,000 of them, far more than any platform's images and charts.
+const MaxBytes = 16 << 20
+
+// Read loads a lock file (a regular file of at most MaxBytes, opened
+// without blocking on a FIFO). A missing file is an error wrapping
 // fs.ErrNotExist.
 func Read(path string) (*Lock, error) {
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read lock: %w", err)
 	}

@@ -93,3 +93,20 @@ func TestDiff(t *testing.T) {
 		t.Errorf("PathFor = %s", got)
 	}
 }
+
+// TestReadRefusesWhatIsNotALockFile: a lock beside the config that is a
+// device, a FIFO or too large is an error at once, not a hang or a crash.
+func TestReadRefusesWhatIsNotALockFile(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "site.lock")
+	if err := os.WriteFile(big, make([]byte, MaxBytes+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/dev/zero": "read lock: read /dev/zero: not a regular file (Dc---------)",
+		big:         "read lock: read " + big + ": larger than 16777216 bytes",
+	} {
+		if _, err := Read(path); err == nil || err.Error() != want {
+			t.Errorf("Read(%s): %v, want %s", path, err, want)
+		}
+	}
+}

@@ -6,6 +6,8 @@
 // is swapped with the previous one) and removes the staging directory. An interrupted build therefore leaves no file under a final
 // name; its stale staging directory is removed by the next build. So two
 // builds must not write into the same output directory at the same time.
+// Abort also removes the output directory (and parents) Begin created, if
+// nothing else is in it: a failed build leaves no new directory behind.
 package outdir
 
 import (
@@ -17,6 +19,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ml-appliance/appliance/builder/newdir"
 )
 
 const stagingPrefix = ".staging-"
@@ -25,12 +29,15 @@ const stagingPrefix = ".staging-"
 type Dir struct {
 	final   string
 	staging string
+	// created are the directories Begin made for final.
+	created newdir.Created
 }
 
 // Begin creates the output directory if needed, removes staging directories
 // left by interrupted builds, and returns a fresh staging area.
 func Begin(final string) (*Dir, error) {
-	if err := os.MkdirAll(final, 0o755); err != nil {
+	created, err := newdir.MkdirAll(final, 0o755)
+	if err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
 	stale, err := filepath.Glob(filepath.Join(final, stagingPrefix+"*"))
@@ -46,7 +53,7 @@ func Begin(final string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create staging directory: %w", err)
 	}
-	return &Dir{final: final, staging: staging}, nil
+	return &Dir{final: final, staging: staging, created: created}, nil
 }
 
 // Path is where to write the artifact that will be called name.
@@ -97,7 +104,7 @@ func (d *Dir) Commit(last ...string) error {
 			return fmt.Errorf("move %s into place: %w", n, err)
 		}
 	}
-	return d.Abort()
+	return d.removeStaging()
 }
 
 // replace renames staged to final. A directory cannot be renamed over a
@@ -115,8 +122,20 @@ func replace(staged, final string) error {
 	return nil
 }
 
-// Abort removes the staging area and everything in it.
+// Abort removes the staging area and everything in it, then the output
+// directory if Begin created it and it is empty.
 func (d *Dir) Abort() error {
+	if err := d.removeStaging(); err != nil {
+		return err
+	}
+	if err := d.created.RemoveEmpty(); err != nil {
+		return fmt.Errorf("remove the new output directory: %w", err)
+	}
+	return nil
+}
+
+// removeStaging removes the staging area and everything in it.
+func (d *Dir) removeStaging() error {
 	if d.staging == "" || !strings.Contains(filepath.Base(d.staging), stagingPrefix) {
 		return errors.New("outdir: not a staging directory")
 	}

@@ -126,3 +126,48 @@ func TestCommitReplacesADirectory(t *testing.T) {
 		t.Errorf("output dir after the second build: %v, want only pxe (no staging left)", got)
 	}
 }
+
+// TestAbortRemovesTheNewOutputDirectory: a failed build leaves no output
+// directory it created (nor the parents it created); Commit keeps it, and
+// Abort keeps one that was there.
+func TestAbortRemovesTheNewOutputDirectory(t *testing.T) {
+	root := t.TempDir()
+	out := filepath.Join(root, "new", "out")
+	d, err := Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.Path("disk.raw"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if names := listDir(t, root); len(names) != 0 {
+		t.Errorf("an aborted build left %q", names)
+	}
+
+	d, err = Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.Path("disk.raw"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if names := listDir(t, out); !reflect.DeepEqual(names, []string{"disk.raw"}) {
+		t.Fatalf("committed: %q", names)
+	}
+	d, err = Begin(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if names := listDir(t, out); !reflect.DeepEqual(names, []string{"disk.raw"}) {
+		t.Errorf("aborting a build into an existing directory left %q", names)
+	}
+}

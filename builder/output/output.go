@@ -5,6 +5,8 @@ package output
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -33,6 +35,14 @@ type Inputs struct {
 	Bootloader string
 	// Cmdline holds the operator's kernel arguments (console=..., ...).
 	Cmdline []string
+	// Secrets is the path of the cluster's secrets volume (package
+	// firstboot/clustersecrets), "" without one. A format that carries it
+	// writes its artifact 0600 and sets report.Artifact.Secrets; a format
+	// served over the network must not carry it.
+	Secrets string
+	// AgentJoinToken is the token agents join with ("" without K3s): the
+	// only secret a netbooted agent gets, in its node config.
+	AgentJoinToken string
 }
 
 // Format makes one kind of artifact.
@@ -44,8 +54,9 @@ type Format interface {
 }
 
 // KernelCmdline joins the appliance's boot arguments (where the OS image and
-// state are, which slot) with the operator's.
-func KernelCmdline(osSource, stateSource, slot string, extra []string) string {
+// state are, which slot) with the operator's, refusing any argument outside
+// bootparam.CheckArg's grammar and a line the kernel would cut short.
+func KernelCmdline(osSource, stateSource, slot string, extra []string) (string, error) {
 	args := []string{
 		bootparam.ArgOS + "=" + osSource,
 		bootparam.ArgState + "=" + stateSource,
@@ -53,5 +64,25 @@ func KernelCmdline(osSource, stateSource, slot string, extra []string) string {
 	if slot != "" {
 		args = append(args, bootparam.ArgSlot+"="+slot)
 	}
-	return strings.Join(append(args, extra...), " ")
+	args = append(args, extra...)
+	if err := bootparam.CheckCmdline("kernel command line", args); err != nil {
+		return "", err
+	}
+	return strings.Join(args, " "), nil
+}
+
+// DescribeSecret is report.Describe for an artifact that holds the secrets
+// volume when secret: it makes the file root-only (0600) first and marks
+// it report.SecretsServer.
+func DescribeSecret(kind, path, reportPath string, secret bool) (report.Artifact, error) {
+	if secret {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return report.Artifact{}, fmt.Errorf("%s: %w", kind, err)
+		}
+	}
+	a, err := report.Describe(kind, path, reportPath)
+	if secret {
+		a.Secrets = report.SecretsServer
+	}
+	return a, err
 }

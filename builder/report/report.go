@@ -40,24 +40,28 @@ type Report struct {
 	ClusterIdentity *ClusterIdentity `json:"clusterIdentity,omitempty"`
 }
 
-// ClusterIdentity describes the cluster secrets baked into the image, never
-// the secrets themselves: an image that holds them must be kept like them.
+// ClusterIdentity describes the cluster's secrets, never the secrets
+// themselves. They are in no OS image: the secrets volume (the raw disk's
+// SECRETS partition, the ISO's install/secrets.img) carries them, and the
+// artifacts that hold any say so in Artifact.Secrets.
 type ClusterIdentity struct {
 	// Token is where the cluster token came from: "generate", "file" or
-	// "literal". The image always holds it when K3s is in it.
+	// "literal". The secrets volume always holds it when K3s is in the
+	// image.
 	Token string `json:"token"`
-	// CA is "generate" (the image holds a cluster CA, keys included) or
-	// "none" (K3s makes its own at the first start).
+	// CA is "generate" (the image holds the cluster CA's certificates, the
+	// secrets volume its keys) or "none" (K3s makes its own at the first
+	// start).
 	CA string `json:"ca"`
 	// CAHash is the hash joining nodes pin (the K10<hash>:: of the join
 	// token); it identifies the CA and is not secret.
 	CAHash string `json:"caHash,omitempty"`
 	// SecretsDir is where the generated identity is kept for later builds,
-	// relative to the output directory (secrets/<site>); empty when nothing
-	// is generated.
+	// relative to the output directory (secrets/<site>).
 	SecretsDir string `json:"secretsDir,omitempty"`
-	// ImageSecrets are the files in the image that hold secrets (root-only).
-	ImageSecrets []string `json:"imageSecrets"`
+	// VolumeSecrets are the files of the secrets volume, relative to the
+	// node's /var/lib/appliance/cluster.
+	VolumeSecrets []string `json:"volumeSecrets"`
 }
 
 // Chart is one platform component's chart.
@@ -109,7 +113,19 @@ type Artifact struct {
 	SHA256 string `json:"sha256"`
 	// Details are kind-specific facts (e.g. the partition table of a raw disk).
 	Details any `json:"details,omitempty"`
+	// Secrets says which cluster secrets the artifact holds: SecretsServer
+	// (the secrets volume: whoever reads the artifact can join a server,
+	// sign certificates and read the snapshots) or SecretsAgentToken (the
+	// agent join token: it joins an agent). Empty: none. An artifact with
+	// SecretsServer is written 0600.
+	Secrets string `json:"secrets,omitempty"`
 }
+
+// Values of Artifact.Secrets.
+const (
+	SecretsServer     = "server"
+	SecretsAgentToken = "agent-token"
+)
 
 // Describe hashes the file at path and returns its Artifact entry with the
 // given kind and report path.

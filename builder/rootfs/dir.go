@@ -17,6 +17,10 @@ type DirOptions struct {
 	// KeepOwner keeps the host files' uid/gid; by default everything is
 	// owned by root (0:0), as a checked-out overlay tree should be.
 	KeepOwner bool
+	// RefuseSymlinks makes a symbolic link in hostDir an error: for a tree
+	// the builder made, whose files must be there by value (a link to a
+	// build host path would dangle in the image).
+	RefuseSymlinks bool
 }
 
 // AddDir adds the contents of hostDir below destPrefix ("" or "/" for the
@@ -64,6 +68,9 @@ func (t *Tree) AddDir(hostDir, destPrefix string, opts DirOptions) error {
 					links[key] = e.blob
 				}
 			}
+		case st.Mode()&fs.ModeSymlink != 0 && opts.RefuseSymlinks:
+			target, _ := os.Readlink(p)
+			return fmt.Errorf("add dir %s: %s is a symbolic link (to %s), not the file itself", hostDir, p, target)
 		case st.Mode()&fs.ModeSymlink != 0:
 			hdr.Typeflag = tar.TypeSymlink
 			if hdr.Linkname, err = os.Readlink(p); err != nil {

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -39,9 +36,16 @@ func decode(file string, data []byte) (*Site, *report) {
 	if !ok {
 		return nil, rep
 	}
-	s := &Site{File: file, Dir: dir, src: &source{lines: map[string]int{"": root.Line}, failed: map[string]bool{}}}
-	d := &decoder{src: s.src, rep: rep}
+	s := &Site{File: file, Dir: dir, src: &source{lines: map[string]int{"": root.Line}, failed: map[string]bool{}, failedUnder: map[string]bool{}}}
+	d := &decoder{src: s.src, rep: rep, budget: aliasBudget(root)}
 	d.value(root, "", reflectValue(s))
+	if f := d.overBudget; f != nil {
+		// What did decode is a sliver of what the aliases stand for:
+		// refuse the document, with this one error.
+		rep = &report{file: file}
+		rep.errorf(f.line, f.path, "%s", f.msg)
+		return nil, rep
+	}
 	s.resolvePaths()
 	return s, rep
 }
@@ -54,7 +58,7 @@ func parse(data []byte, rep *report) (*yaml.Node, bool) {
 		if errors.Is(err, io.EOF) {
 			rep.errorf(0, "", "the file is empty")
 		} else {
-			yamlError(rep, err)
+			yamlError(rep, data, err)
 		}
 		return nil, false
 	}
@@ -62,7 +66,7 @@ func parse(data []byte, rep *report) (*yaml.Node, bool) {
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		yamlError(rep, err)
+		yamlError(rep, data, err)
 		return nil, false
 	default:
 		rep.errorf(next.Line, "", "a second YAML document: a site config is one document")
@@ -75,33 +79,6 @@ func parse(data []byte, rep *report) (*yaml.Node, bool) {
 	return doc.Content[0], true
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
-
-// yamlError turns yaml.v3's "yaml: line N: problem" into an *Error at line N.
-func yamlError(rep *report, err error) {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		for _, m := range te.Errors {
-			yamlMessage(rep, m)
-		}
-		return
-	}
-	yamlMessage(rep, msg)
-}
-
-func yamlMessage(rep *report, msg string) {
-	if len(msg) > 6 && msg[:6] == "yaml: " {
-		msg = msg[6:]
-	}
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		rep.errorf(line, "", "invalid YAML: %s", m[2])
-		return
-	}
-	rep.errorf(0, "", "invalid YAML: %s", msg)
-}
-
 // source is what decoding learnt about where each field is in the file.
 type source struct {
 	// lines maps a field path to the line of its key (or list item); "" is
@@ -110,6 +87,20 @@ type source struct {
 	// failed holds the paths whose value did not decode; validation stays
 	// quiet about them and everything under them.
 	failed map[string]bool
+	// failedUnder holds the ancestors of the paths in failed.
+	failedUnder map[string]bool
+}
+
+// markFailed records that the value at path did not decode.
+func (s *source) markFailed(path string) {
+	s.failed[path] = true
+	for p := path; p != ""; {
+		p = parent(p)
+		if s.failedUnder[p] {
+			return
+		}
+		s.failedUnder[p] = true
+	}
 }
 
 // line is the line of path, or of its nearest ancestor the file has.
@@ -147,15 +138,7 @@ func (s *source) hasFailed(path string) bool {
 // touchesFailed reports whether path, one of its ancestors or one of its
 // descendants did not decode: a warning about path could then be wrong.
 func (s *source) touchesFailed(path string) bool {
-	if s.hasFailed(path) {
-		return true
-	}
-	for f := range s.failed {
-		if path == "" || strings.HasPrefix(f, path+".") || strings.HasPrefix(f, path+"[") {
-			return true
-		}
-	}
-	return false
+	return s != nil && (s.hasFailed(path) || s.failedUnder[path])
 }
 
 // parent strips the last element of a field path: "a.b[1].c" -> "a.b[1]" -> "a.b" -> "a" -> "".

@@ -55,6 +55,12 @@ func IsConfigError(err error) bool {
 	return errors.As(err, &cerr)
 }
 
+// MaxErrors is how many errors (and, apart, warnings) a report lists, the
+// first in file order; the rest are counted in a last line "... and N more
+// errors". A config of a million unknown keys gives 51 lines, not a
+// million.
+const MaxErrors = 50
+
 // finding is an error or a warning at a position, before rendering.
 type finding struct {
 	line int
@@ -62,49 +68,90 @@ type finding struct {
 	msg  string
 }
 
+// findings keeps the MaxErrors first findings in file order and counts
+// the others.
+type findings struct {
+	kept  []finding
+	total int
+}
+
+// add keeps f; past twice the bound it sorts and drops all but the first
+// MaxErrors, so memory stays bounded and the order of findings on one line
+// stays the order they were found in.
+func (fs *findings) add(f finding) {
+	fs.total++
+	fs.kept = append(fs.kept, f)
+	if len(fs.kept) >= 2*MaxErrors {
+		fs.kept = sorted(fs.kept)[:MaxErrors]
+	}
+}
+
+// first returns the findings to list, in line order, and how many more
+// there are.
+func (fs *findings) first() ([]finding, int) {
+	out := sorted(fs.kept)
+	if len(out) > MaxErrors {
+		out = out[:MaxErrors]
+	}
+	return out, fs.total - len(out)
+}
+
 // report collects findings and renders them in file order.
 type report struct {
 	file     string
-	errs     []finding
-	warnings []finding
+	errs     findings
+	warnings findings
 }
 
 func (r *report) errorf(line int, path, format string, args ...any) {
-	r.errs = append(r.errs, finding{line: line, path: path, msg: fmt.Sprintf(format, args...)})
+	r.errs.add(finding{line: line, path: path, msg: fmt.Sprintf(format, args...)})
 }
 
 func (r *report) warnf(line int, path, format string, args ...any) {
-	r.warnings = append(r.warnings, finding{line: line, path: path, msg: fmt.Sprintf(format, args...)})
+	r.warnings.add(finding{line: line, path: path, msg: fmt.Sprintf(format, args...)})
 }
 
-// merge appends o's findings to r's.
+// merge adds o's findings to r's.
 func (r *report) merge(o *report) {
-	r.errs = append(r.errs, o.errs...)
-	r.warnings = append(r.warnings, o.warnings...)
+	for _, f := range sorted(o.errs.kept) {
+		r.errs.add(f)
+	}
+	r.errs.total += o.errs.total - len(o.errs.kept)
+	for _, f := range sorted(o.warnings.kept) {
+		r.warnings.add(f)
+	}
+	r.warnings.total += o.warnings.total - len(o.warnings.kept)
 }
 
 // err joins the errors in line order (a stable sort keeps the order of
 // findings on the same line), or returns nil when there are none.
 func (r *report) err() error {
-	if len(r.errs) == 0 {
+	if r.errs.total == 0 {
 		return nil
 	}
-	fs := sorted(r.errs)
-	errs := make([]error, len(fs))
-	for i, f := range fs {
-		errs[i] = &Error{File: r.file, Line: f.line, Path: f.path, Msg: f.msg}
+	fs, more := r.errs.first()
+	errs := make([]error, 0, len(fs)+1)
+	for _, f := range fs {
+		errs = append(errs, &Error{File: r.file, Line: f.line, Path: f.path, Msg: f.msg})
+	}
+	if more > 0 {
+		errs = append(errs, &Error{File: r.file, Msg: fmt.Sprintf("... and %d more errors (only the first %d are listed)", more, MaxErrors)})
 	}
 	return errors.Join(errs...)
 }
 
 // warningStrings renders the warnings in line order; nil when there are none.
 func (r *report) warningStrings() []string {
-	if len(r.warnings) == 0 {
+	if r.warnings.total == 0 {
 		return nil
 	}
+	fs, more := r.warnings.first()
 	var out []string
-	for _, f := range sorted(r.warnings) {
+	for _, f := range fs {
 		out = append(out, locate(r.file, f.line, f.path)+f.msg)
+	}
+	if more > 0 {
+		out = append(out, locate(r.file, 0, "")+fmt.Sprintf("... and %d more warnings", more))
 	}
 	return out
 }

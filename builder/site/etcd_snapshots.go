@@ -3,7 +3,6 @@ package site
 import (
 	"crypto/x509"
 	"encoding/pem"
-	"os"
 	"regexp"
 	"strings"
 )
@@ -134,10 +133,10 @@ func validPort(s string) bool {
 // checkSecretFile wants a readable file holding one non-empty line; the
 // content is never quoted.
 func checkSecretFile(v *validator, path, file string) {
-	data, err := os.ReadFile(file)
+	data, err := readFile(file, MaxSecretFileBytes)
 	switch {
 	case err != nil:
-		v.errorf(path, "%s: %v", file, unwrapPathError(err))
+		v.errorf(path, "%s: %v", file, err)
 	case strings.TrimSpace(string(data)) == "":
 		v.errorf(path, "%s is empty", file)
 	case strings.ContainsAny(strings.TrimSpace(string(data)), "\r\n"):
@@ -147,9 +146,9 @@ func checkSecretFile(v *validator, path, file string) {
 
 // checkCAFile wants a PEM file of one or more certificates.
 func checkCAFile(v *validator, path, file string) {
-	data, err := os.ReadFile(file)
+	data, err := readFile(file, MaxCAFileBytes)
 	if err != nil {
-		v.errorf(path, "%s: %v", file, unwrapPathError(err))
+		v.errorf(path, "%s: %v", file, err)
 		return
 	}
 	n := 0

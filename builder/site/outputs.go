@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
-	"github.com/ml-appliance/appliance/firstboot/cloudconfig"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 )
 
@@ -150,8 +149,8 @@ func (o *Outputs) validate(v *validator) {
 		if d.target == nil {
 			continue
 		}
-		if _, err := bootparam.ParseInstallTarget(d.target.Target().String()); err != nil {
-			v.errorf(d.field+".device", "%q: want %s, /dev/disk/by-id/<name> or /dev/<name>", d.target.Device, bootparam.InstallAuto)
+		if err := checkDiskDevice(d.target.Device); err != nil {
+			v.errorf(d.field+".device", "%v", err)
 		}
 	}
 	if o.PXE != nil {
@@ -167,31 +166,6 @@ func (o *Outputs) validate(v *validator) {
 	}
 }
 
-// checkUserData reads the #cloud-config file at path as a node would, so
-// a mistake in it fails the build with its file and line, not the boot.
-func checkUserData(v *validator, field, path string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		v.errorf(field, "%v", err)
-		return
-	}
-	if len(data) == 0 {
-		v.errorf(field, "%s is empty", path)
-		return
-	}
-	cfg, warnings, err := cloudconfig.Parse(path, data)
-	if err != nil {
-		v.errorf(field, "%v", err)
-		return
-	}
-	for _, w := range warnings {
-		v.warnf(field, "%s", w)
-	}
-	if cfg.Appliance.Role != "" {
-		v.errorf(field, "%s sets appliance.role: the bundle sets each role's config's role itself", path)
-	}
-}
-
 func (o *Outputs) resolvePaths(dir string) {
 	if o.PXE == nil {
 		return
@@ -203,7 +177,29 @@ func (o *Outputs) resolvePaths(dir string) {
 	}
 }
 
+// checkDiskDevice checks a disk target's device: auto, or a path of
+// bootparam.CheckDevice's grammar, which is what the kernel command line
+// carries (appliance.install=, appliance.state=disk:) and what the node's
+// parser (bootparam.ParseInstallTarget) accepts.
+func checkDiskDevice(dev string) error {
+	switch {
+	case dev == bootparam.InstallAuto:
+		return nil
+	case !strings.HasPrefix(dev, "/dev/"):
+		return fmt.Errorf("%q: want %s, /dev/disk/by-id/<name> or /dev/<name>", dev, bootparam.InstallAuto)
+	}
+	return bootparam.CheckDevice(dev)
+}
+
+// ifaceName is a network interface name the kernel accepts (Linux
+// net/core/dev.c dev_valid_name: shorter than IFNAMSIZ, 16; no '/', ':' or
+// blank; not "." or ".."), kept to the characters real names use.
+var ifaceName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+
 func (p *PXEServe) validate(v *validator) {
+	if p.Interface != "" && (!ifaceName.MatchString(p.Interface) || p.Interface == "." || p.Interface == "..") {
+		v.errorf("outputs.pxe.serve.interface", "%q: want an interface name: 1 to 15 letters, digits, '_', '.' or '-'", p.Interface)
+	}
 	switch p.DHCP {
 	case "proxy", "off":
 	case "full":

@@ -86,7 +86,7 @@ func TestPXEOutput(t *testing.T) {
 		{"full dhcp with a bad range", "outputs:\n  pxe:\n    serve: {dhcp: full, range: 10.0.0.9-10.0.0.1}\n", `site.yaml:13: outputs.pxe.serve.range: "10.0.0.9-10.0.0.1": want FIRST-LAST, two IPv4 addresses, the first not above the last`},
 		{"a range without full dhcp", "outputs:\n  pxe:\n    serve: {range: 10.0.0.1-10.0.0.9}\n", `site.yaml:13: outputs.pxe.serve.range: only full DHCP hands out addresses (dhcp: full)`},
 		{"serving from the initial server needs K3s", "outputs:\n  pxe: {serveFromInitServer: true}\n", `site.yaml:12: outputs.pxe.serveFromInitServer: the initial server is a K3s role: add a k3s section`},
-		{"missing user-data", "outputs:\n  pxe:\n    userData: {agent: " + dir + "/none.yaml}\n", "site.yaml:13: outputs.pxe.userData.agent: open " + dir + "/none.yaml: no such file or directory"},
+		{"missing user-data", "outputs:\n  pxe:\n    userData: {agent: " + dir + "/none.yaml}\n", "site.yaml:13: outputs.pxe.userData.agent: " + dir + "/none.yaml: no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkLoad(t, valid+tc.outputs, tc.err, nil) })
 	}

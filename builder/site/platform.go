@@ -40,7 +40,9 @@ func (v *Values) decodeNode(n *yaml.Node) error {
 	}
 	m := map[string]any{}
 	if err := n.Decode(&m); err != nil {
-		return err
+		// yaml.v3's own guard refuses an alias bomb here: "document
+		// contains excessive aliasing" (decode.go decoder.unmarshal).
+		return fmt.Errorf("invalid chart values: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	*v = m
 	return nil

@@ -8,8 +8,11 @@
 //	site.yaml:12: cluster.nodes[1].mac: duplicate MAC 52:54:00:00:00:01 (also cluster.nodes[0])
 //
 // Unknown keys, wrong types and bad values are all errors; all of them are
-// collected and returned together (errors.Join), in file order. Each error is
-// an *Error, so a CLI can tell a bad config from an unreadable one.
+// collected and returned together (errors.Join), in file order, the first
+// MaxErrors listed and the rest counted. Each error is an *Error, so a CLI
+// can tell a bad config from an unreadable one. Every file the config is
+// or names is read within a bound (readfile.go), and aliases may not blow
+// the document up (walk.go).
 //
 // A section of the file (os, cluster, outputs, ...) is one Go type in its own
 // file with its defaults and validation; adding a section means adding that
@@ -21,8 +24,10 @@
 package site
 
 import (
+	"errors"
 	"fmt"
-	"os"
+
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // APIVersion and Kind identify a site config.
@@ -73,11 +78,16 @@ func (s *Site) sections() []any {
 
 // Load reads a site config, decodes it strictly, sets defaults and validates
 // it. It returns the warnings even when there are errors. A config error is
-// (or joins) *Error values; failing to read the file is a plain error.
+// (or joins) *Error values, and so is a path that is not a config file at
+// all (a directory, a FIFO, a file over MaxConfigBytes); failing to read
+// the file (missing, unreadable) is a plain error.
 func Load(path string) (*Site, []string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read site config: %w", err)
+	data, err := readFile(path, MaxConfigBytes)
+	switch {
+	case errors.Is(err, smallfile.ErrNotRegular) || errors.Is(err, smallfile.ErrTooLarge):
+		return nil, nil, &Error{File: path, Msg: err.Error()}
+	case err != nil:
+		return nil, nil, fmt.Errorf("read site config %s: %w", path, err)
 	}
 	return load(path, data)
 }
@@ -143,6 +153,7 @@ func (s *Site) check() *report {
 			c.validate(v)
 		}
 	}
+	checkRawSize(v, s.Outputs.Raw)
 	if p := s.Outputs.PXE; p != nil && p.ServeFromInitServer && !s.K3s.Enabled() {
 		v.errorf("outputs.pxe.serveFromInitServer", "the initial server is a K3s role: add a k3s section")
 	}

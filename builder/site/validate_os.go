@@ -22,9 +22,7 @@ func (o *OS) validate(v *validator) {
 	if IsURL(o.Bootloader.EFI) {
 		v.errorf("os.bootloader.efi", "want a path to an EFI binary, not a URL")
 	}
-	for i, arg := range o.Cmdline {
-		checkCmdlineArg(v, index("os.cmdline", i), arg)
-	}
+	checkCmdline(v, o.Cmdline)
 	for i, dir := range o.Overlays {
 		checkOverlay(v, index("os.overlays", i), dir)
 	}
@@ -68,17 +66,38 @@ func checkImageRef(ref string) error {
 	return nil
 }
 
-// builderArgs are kernel parameters the builder writes itself.
+// builderArgs are kernel parameters the builder writes itself (initrd=
+// by the boot loader for the initramfs it loads, or by the iPXE script).
 var builderArgs = []string{bootparam.ArgOS, bootparam.ArgState, bootparam.ArgSlot,
-	bootparam.ArgOSSHA256, bootparam.ArgOSBase, bootparam.ArgInstall}
+	bootparam.ArgOSSHA256, bootparam.ArgOSBase, bootparam.ArgInstall, "initrd"}
+
+// checkCmdline checks os.cmdline: each entry one argument of
+// bootparam.CheckArg's grammar (the one every boot media writer enforces),
+// none the builder's own, all of them together at most
+// bootparam.MaxExtraLen bytes.
+func checkCmdline(v *validator, cmdline []string) {
+	total := 0
+	for i, arg := range cmdline {
+		checkCmdlineArg(v, index("os.cmdline", i), arg)
+		total += len(arg) + 1
+	}
+	if total > bootparam.MaxExtraLen+1 {
+		v.errorf("os.cmdline", "%d bytes together, more than %d: the kernel keeps %d bytes of command line, and the builder's own arguments need the rest",
+			total-1, bootparam.MaxExtraLen, bootparam.MaxCmdlineLen)
+	}
+}
 
 func checkCmdlineArg(v *validator, path, arg string) {
-	switch n := countParams(arg); {
-	case n == 0:
+	if arg == "" {
 		v.errorf(path, "empty parameter")
 		return
-	case n > 1:
-		v.errorf(path, "%q holds %d parameters: give one per list entry", arg, n)
+	}
+	if err := bootparam.CheckArg(arg); err != nil {
+		if f := strings.Fields(arg); len(f) > 1 && allArgs(f) {
+			v.errorf(path, "%q holds %d parameters: give one per list entry", arg, len(f))
+		} else {
+			v.errorf(path, "%v", err)
+		}
 		return
 	}
 	args := bootparam.ParseCmdline(arg)
@@ -90,6 +109,16 @@ func checkCmdlineArg(v *validator, path, arg string) {
 	if disablesAppArmor(args) {
 		v.warnf(path, "%q turns AppArmor off: containerd then refuses every pod that asks for an AppArmor profile (\"apparmor is not supported\"), and the node's host check warns", arg)
 	}
+}
+
+// allArgs reports whether every one of args is a kernel argument.
+func allArgs(args []string) bool {
+	for _, a := range args {
+		if bootparam.CheckArg(a) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // disablesAppArmor reports whether the kernel parameters turn AppArmor off:
@@ -150,21 +179,4 @@ func (i *Initramfs) validate(v *validator) {
 		}
 		seen[m] = n
 	}
-}
-
-// countParams counts the kernel parameters in s: runs of characters
-// separated by blanks outside double quotes, as bootparam.ParseCmdline splits.
-func countParams(s string) int {
-	n, inParam, inQuote := 0, false, false
-	for _, r := range s {
-		blank := (r == ' ' || r == '\t' || r == '\n') && !inQuote
-		if r == '"' {
-			inQuote = !inQuote
-		}
-		if !blank && !inParam {
-			n++
-		}
-		inParam = !blank
-	}
-	return n
 }

@@ -3,6 +3,8 @@ package site
 import (
 	"strings"
 	"testing"
+
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
 )
 
 // key is a well-formed ed25519 public key (its private half was discarded).
@@ -96,7 +98,8 @@ func TestValidate(t *testing.T) {
 	}, {
 		name: "cmdline entries",
 		data: withOS("cmdline:", "  - quiet", "  - console=tty0 console=ttyS0", "  - \"\"", "  - appliance.os=PARTLABEL=OS-B", `  - 'foo="a b"'`),
-		want: "site.yaml:10: os.cmdline[1]: \"console=tty0 console=ttyS0\" holds 2 parameters: give one per list entry\nsite.yaml:11: os.cmdline[2]: empty parameter\nsite.yaml:12: os.cmdline[3]: appliance.os is set by the builder",
+		want: "site.yaml:10: os.cmdline[1]: \"console=tty0 console=ttyS0\" holds 2 parameters: give one per list entry\nsite.yaml:11: os.cmdline[2]: empty parameter\nsite.yaml:12: os.cmdline[3]: appliance.os is set by the builder\n" +
+			`site.yaml:13: os.cmdline[4]: "foo=\"a b\"": '"' at byte 4: ` + bootparam.ArgRule,
 	}, {
 		name: "cmdline turning AppArmor off",
 		data: withOS("cmdline:", "  - apparmor=0", "  - lsm=landlock,yama", "  - security=apparmor", "  - lsm=landlock,apparmor"),

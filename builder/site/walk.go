@@ -27,6 +27,35 @@ type nodeDecoder interface {
 type decoder struct {
 	src *source
 	rep *report
+	// budget is how many more values the walk may visit (aliasBudget).
+	budget int
+	// overBudget is where the walk ran out of budget: the document is
+	// then refused as a whole (decode).
+	overBudget *finding
+	// via is the outermost alias the walk is following, if any.
+	via *yaml.Node
+}
+
+// maxAliasValues is how many values aliases may add to a document as the
+// decoder walks it. yaml.v3 keeps an alias as one node pointing at its
+// anchor, and its own guard against alias bombs ("excessive aliasing")
+// only counts what it decodes into Go values, so a walk of yaml.Node that
+// follows aliases needs its own: a few hundred kilobytes of aliased nodes,
+// each with an aliased list of labels, would otherwise stand for billions
+// of values. Repeating a few labels on a thousand nodes with an anchor
+// stays far below it.
+const maxAliasValues = 10000
+
+// aliasBudget is how many values a walk of the document at root may visit:
+// each node once, plus maxAliasValues for what aliases repeat.
+func aliasBudget(root *yaml.Node) int {
+	n, stack := 0, []*yaml.Node{root}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		stack = append(stack[:len(stack)-1], top.Content...)
+		n++
+	}
+	return n + maxAliasValues
 }
 
 func reflectValue(ptr any) reflect.Value { return reflect.ValueOf(ptr).Elem() }
@@ -35,17 +64,31 @@ var nodeDecoderType = reflect.TypeOf((*nodeDecoder)(nil)).Elem()
 
 // fail reports a problem at line and marks path as not decoded.
 func (d *decoder) fail(line int, path, format string, args ...any) {
-	d.src.failed[path] = true
+	d.src.markFailed(path)
 	d.rep.errorf(line, path, format, args...)
 }
 
 func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
-	if n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
 	// A value's problems are reported at its key (or list item), which is
 	// where the operator looks, even when the value starts on a later line.
 	line := d.src.lines[path]
+	if d.budget--; d.budget < 0 {
+		if d.overBudget == nil {
+			f := finding{line: line, path: path, msg: fmt.Sprintf("aliases add more than %d values to the document (anchors and aliases are for repeating small parts)", maxAliasValues)}
+			if d.via != nil {
+				f.line, f.msg = d.via.Line, "alias *"+d.via.Value+": "+f.msg
+			}
+			d.overBudget = &f
+		}
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		if d.via == nil {
+			d.via = n
+			defer func() { d.via = nil }()
+		}
+		n = n.Alias
+	}
 	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
 		if err := v.Addr().Interface().(nodeDecoder).decodeNode(n); err != nil {
 			d.fail(line, path, "%v", err)
@@ -82,6 +125,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
+			if d.budget < 0 {
+				break
+			}
 			p := index(path, i)
 			d.src.lines[p] = item.Line
 			d.value(item, p, s.Index(i))
@@ -158,7 +204,7 @@ func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) {
 // decoding into Go values, not into a yaml.Node.
 func (d *decoder) pairs(n *yaml.Node, path, want string, keyOK func(*yaml.Node) bool, fn func(key, val *yaml.Node, p string)) {
 	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && d.budget >= 0; i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
 		if !keyOK(key) {
 			d.fail(key.Line, path, "expected %s, got %s", want, describe(key))

@@ -192,6 +192,7 @@ func Steps() []Step {
 		{Name: "decide-role", Phase: Once, Run: decideRole, Restore: restoreRole},
 		{Name: "grow-state", Phase: Once, Safe: true, Run: growState},
 		{Name: "ssh-host-keys", Phase: Once, Safe: true, Run: sshHostKeys},
+		{Name: "cluster-secrets", Phase: EveryBoot, Run: clusterSecrets},
 		{Name: "hostname", Phase: EveryBoot, Run: setHostname},
 		{Name: "bootcmd", Phase: EveryBoot, Run: bootcmd},
 		{Name: "network", Phase: EveryBoot, Run: network},

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ml-appliance/appliance/internal/smallfile"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 	"github.com/ml-appliance/appliance/firstboot/payload"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // What the image knows about time. Nothing here comes from the network or

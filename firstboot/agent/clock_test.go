@@ -56,15 +56,15 @@ func newClockWorld(t *testing.T, now time.Time, token func(ca *testca.CA) string
 		t.Fatal(err)
 	}
 	writeTestFile(t, w.root, nodeconfig.CADir+"/server-ca.crt", string(w.ca.Bundle))
-	writeTestFile(t, w.root, nodeconfig.JoinTokenPath, token(w.ca)+"\n")
+	writeTestFile(t, w.root, nodeconfig.AgentJoinTokenPath, token(w.ca)+"\n")
 	w.runner = &timesyncdDouble{root: w.root}
 	w.env = &Env{Root: w.root, Out: w.out, Now: func() time.Time { return now }, Runner: w.runner,
 		Config: cfg, Role: nodeconfig.RoleAgent}
 	return w
 }
 
-func pinned(ca *testca.CA) string   { return "K10" + ca.Pin() + "::server:SECRET-TOKEN-VALUE" }
-func unpinned(ca *testca.CA) string { return "SECRET-TOKEN-VALUE" }
+func pinned(ca *testca.CA) string   { return "K10" + ca.Pin() + "::node:AGENT-TOKEN-VALUE" }
+func unpinned(ca *testca.CA) string { return "AGENT-TOKEN-VALUE" }
 
 // testClockOptions are short bounds for tests, long enough for a TLS
 // handshake on a loaded machine.
@@ -329,6 +329,8 @@ func TestClockCloudNTPUnreachable(t *testing.T) {
 	w := newClockWorld(t, buildTime.Add(time.Hour), pinned)
 	w.env.Config.Cluster.Network.NTP = []string{"10.0.0.1"}
 	w.env.Role, w.env.entryName = nodeconfig.RoleServer, "ctrl-2"
+	writeTestFile(t, w.root, nodeconfig.JoinTokenPath, strings.Replace(pinned(w.ca), "::node:", "::server:", 1)+"\n")
+	writeTestFile(t, w.root, nodeconfig.AgentTokenPath, "AGENT-TOKEN-VALUE\n")
 	w.env.Cloud.NTP = &cloudconfig.NTP{Enabled: true, Servers: []string{"10.9.9.9"}}
 	if err := w.run(t); err != nil {
 		t.Fatalf("%v\n%s", err, w.out)
@@ -402,7 +404,7 @@ func TestJoinPin(t *testing.T) {
 // A FIFO where the join token should be is refused, not waited on.
 func TestClockTokenFIFO(t *testing.T) {
 	w := newClockWorld(t, realTime, pinned)
-	p := filepath.Join(w.root, nodeconfig.JoinTokenPath)
+	p := filepath.Join(w.root, nodeconfig.AgentJoinTokenPath)
 	if err := os.Remove(p); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 	"github.com/ml-appliance/appliance/firstboot/nodelabels"
 	"github.com/ml-appliance/appliance/firstboot/payload"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // k3sServerTLSDir is where K3s keeps its CAs; files already there are used
@@ -23,10 +24,13 @@ import (
 const k3sServerTLSDir = "/var/lib/rancher/k3s/server/tls"
 
 // k3sIdentity puts the site's custom cluster CA where K3s reads it, on the
-// initial server only and before K3s first starts: K3s uses CA files it
-// finds and makes the rest. Joining servers receive the CAs from the
-// cluster, agents never need their keys. CA files K3s already has (it ran
-// before) are never replaced: changing a running cluster's CA breaks it.
+// initial server only and before K3s first starts: the certificates from
+// the image (nodeconfig.CADir), the keys from the node's secrets
+// (nodeconfig.CAKeyDir, installed by the cluster-secrets step). K3s uses
+// CA files it finds and makes the rest. Joining servers receive the CAs
+// from the cluster, agents never need their keys. CA files K3s already
+// has (it ran before) are never replaced: changing a running cluster's CA
+// breaks it.
 func k3sIdentity(_ context.Context, env *Env) error {
 	c := env.Config.Cluster
 	switch {
@@ -44,11 +48,18 @@ func k3sIdentity(_ context.Context, env *Env) error {
 		env.Printf("k3s-identity: %s already has the cluster's CAs, left as they are", k3sServerTLSDir)
 		return nil
 	}
-	n, err := copyTree(env.Path(nodeconfig.CADir), dst)
-	if err != nil {
-		return fmt.Errorf("install the cluster CA: %w", err)
+	keys, err := copyTree(env.Path(nodeconfig.CAKeyDir), dst)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && keys == 0) {
+		return fmt.Errorf("install the cluster CA: its keys are not in %s: this server was not booted from the raw disk or ISO that carries the site's secrets volume (docs/security.md)", nodeconfig.CAKeyDir)
 	}
-	env.Printf("k3s-identity: installed the site's cluster CA (%d files) in %s", n, k3sServerTLSDir)
+	if err != nil {
+		return fmt.Errorf("install the cluster CA keys: %w", err)
+	}
+	certs, err := copyTree(env.Path(nodeconfig.CADir), dst)
+	if err != nil {
+		return fmt.Errorf("install the cluster CA certificates: %w", err)
+	}
+	env.Printf("k3s-identity: installed the site's cluster CA (%d certificates, %d keys) in %s", certs, keys, k3sServerTLSDir)
 	return nil
 }
 
@@ -133,15 +144,8 @@ func k3sInput(env *Env) (k3sconfig.Input, error) {
 	if !env.ClusterInit {
 		in.Server = firstNonEmpty(app.Server, c.Server)
 	}
-	switch {
-	case app.Token.Reveal() != "":
-		in.Token = app.Token.Reveal()
-	case c.Token && env.ClusterInit:
-		in.TokenFile = nodeconfig.TokenPath
-	case c.Token:
-		in.TokenFile = nodeconfig.JoinTokenPath
-	default:
-		return in, errors.New("no cluster token: the image has none (site cluster.token) and the cloud-config gives no appliance.token")
+	if err := joinToken(env, app.Token.Reveal(), c, &in); err != nil {
+		return in, err
 	}
 	if entry := env.inventoryEntry(); entry != nil {
 		in.NodeLabels, in.NodeTaints = entry.Labels, entry.Taints
@@ -161,7 +165,7 @@ func k3sInput(env *Env) (k3sconfig.Input, error) {
 			in.EmbeddedRegistry = true
 		}
 		if s := c.EtcdSnapshots; s != nil && s.S3 != nil && s.S3.SecretKey {
-			key, err := os.ReadFile(env.Path(nodeconfig.EtcdS3SecretKeyPath))
+			key, err := smallfile.Read(env.Path(nodeconfig.EtcdS3SecretKeyPath), 64<<10)
 			if err != nil {
 				return in, fmt.Errorf("etcd snapshot S3 secret key: %w", err)
 			}
@@ -186,6 +190,9 @@ func describeK3s(in k3sconfig.Input) string {
 	case in.TokenFile != "":
 		parts = append(parts, "token file "+in.TokenFile)
 	}
+	if in.AgentTokenFile != "" {
+		parts = append(parts, "agent token file "+in.AgentTokenFile)
+	}
 	if in.NodeIP != "" {
 		parts = append(parts, "node-ip "+in.NodeIP)
 	}
@@ -202,4 +209,39 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// joinToken sets in's token for the node's role: the cloud-config's
+// appliance.token when it gives one (a netbooted agent's node config),
+// else the files the cluster-secrets step installed: the server token on
+// the initial server, the full server token on joining servers (both with
+// the agent token for K3s's agent-token-file), the agent join token on
+// agents.
+func joinToken(env *Env, cloudToken string, c *nodeconfig.Cluster, in *k3sconfig.Input) error {
+	server := env.Role == nodeconfig.RoleServer
+	if server && c.Token {
+		in.AgentTokenFile = nodeconfig.AgentTokenPath
+	}
+	switch {
+	case cloudToken != "":
+		in.Token = cloudToken
+	case !c.Token:
+		return errors.New("no cluster token: the site has none (cluster.token) and the cloud-config gives no appliance.token")
+	case server && env.ClusterInit:
+		in.TokenFile = nodeconfig.TokenPath
+	case server:
+		in.TokenFile = nodeconfig.JoinTokenPath
+	default:
+		in.TokenFile = nodeconfig.AgentJoinTokenPath
+	}
+	for _, p := range []string{in.TokenFile, in.AgentTokenFile} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(env.Path(p)); err != nil {
+			return fmt.Errorf("cluster token %s: %w: this %s gets it from the secrets volume of the raw disk or ISO it boots from; "+
+				"the network serves no server secret, and a netbooted agent gets its token in its node config (docs/security.md)", p, err, env.Role)
+		}
+	}
+	return nil
 }

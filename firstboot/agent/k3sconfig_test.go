@@ -28,12 +28,17 @@ func clusterConfig() nodeconfig.Config {
 	return c
 }
 
-// withK3s adds what the builder bakes for K3s: the binary, the token
-// files, the CA and the registries template.
+// withK3s adds what the builder bakes for K3s (the binary, the CA's
+// certificates and the registries template) and the secrets the
+// cluster-secrets step installs from the site's secrets volume on STATE,
+// all of them as a server gets them.
 func withK3s(t *testing.T, root string) {
 	writeTestFile(t, root, payload.K3sBinaryPath, "#!/bin/sh\n")
 	writeTestFile(t, root, nodeconfig.TokenPath, "SECRET-TOKEN-VALUE\n")
 	writeTestFile(t, root, nodeconfig.JoinTokenPath, "K10abc::server:SECRET-TOKEN-VALUE\n")
+	writeTestFile(t, root, nodeconfig.AgentTokenPath, "AGENT-TOKEN-VALUE\n")
+	writeTestFile(t, root, nodeconfig.AgentJoinTokenPath, "K10abc::node:AGENT-TOKEN-VALUE\n")
+	writeTestFile(t, root, nodeconfig.CAKeyDir+"/server-ca.key", "SERVER CA KEY\n")
 	writeTestFile(t, root, nodeconfig.CADir+"/server-ca.crt", "SERVER CA CERT\n")
 	writeTestFile(t, root, nodeconfig.CADir+"/etcd/peer-ca.crt", "PEER CA CERT\n")
 	if err := os.Chmod(filepath.Join(root, nodeconfig.CADir, "server-ca.crt"), 0o600); err != nil {
@@ -59,8 +64,8 @@ func TestK3sInitialServer(t *testing.T) {
 	for _, want := range []string{
 		"firstboot: role=server cluster-init (inventory entry ctrl-1 matches MAC 52:54:00:00:00:01)\n",
 		"firstboot: network: 1 systemd-networkd files from inventory entry ctrl-1\n",
-		"firstboot: k3s-identity: installed the site's cluster CA (2 files) in /var/lib/rancher/k3s/server/tls\n",
-		"firstboot: k3s-config: /etc/rancher/k3s/config.yaml: server, cluster-init, token file /etc/appliance/cluster/token, node-ip 10.0.0.10, embedded registry\n",
+		"firstboot: k3s-identity: installed the site's cluster CA (2 certificates, 1 keys) in /var/lib/rancher/k3s/server/tls\n",
+		"firstboot: k3s-config: /etc/rancher/k3s/config.yaml: server, cluster-init, token file /var/lib/appliance/cluster/token, agent token file /var/lib/appliance/cluster/agent-token, node-ip 10.0.0.10, embedded registry\n",
 		"firstboot: k3s-start: k3s.service queued; it starts when firstboot finishes\n",
 		"firstboot: k3s-start: platform bring-up queued (firstboot-platform.service); `firstboot status` shows its progress\n",
 		"firstboot: done role=server hostname=ctrl-1\n",
@@ -77,7 +82,8 @@ func TestK3sInitialServer(t *testing.T) {
 	if !strings.HasPrefix(cfg, "-rw------- ") {
 		t.Errorf("config.yaml mode: %q", cfg)
 	}
-	for _, want := range []string{"cluster-init: true\n", "token-file: /etc/appliance/cluster/token\n", "node-name: ctrl-1\n",
+	for _, want := range []string{"cluster-init: true\n", "token-file: /var/lib/appliance/cluster/token\n",
+		"agent-token-file: /var/lib/appliance/cluster/agent-token\n", "node-name: ctrl-1\n",
 		"node-ip: 10.0.0.10\n", "embedded-registry: true\n", "  - zone=a\n", "  - ml-lab.internal\n"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config.yaml lacks %q:\n%s", want, cfg)
@@ -120,7 +126,7 @@ func TestK3sAgentJoins(t *testing.T) {
 	var out bytes.Buffer
 	env := newTestEnv(root, &out, testClock)
 	printed := runBoot(t, env)
-	if want := "firstboot: k3s-config: /etc/rancher/k3s/config.yaml: agent, server https://10.0.0.10:6443, token file /etc/appliance/cluster/join-token\n"; !strings.Contains(printed, want) {
+	if want := "firstboot: k3s-config: /etc/rancher/k3s/config.yaml: agent, server https://10.0.0.10:6443, token file /var/lib/appliance/cluster/agent-join-token\n"; !strings.Contains(printed, want) {
 		t.Errorf("output lacks %q:\n%s", want, printed)
 	}
 	snap := snapshot(t, root)
@@ -170,7 +176,7 @@ func TestK3sNoToken(t *testing.T) {
 	withK3s(t, root)
 	var out bytes.Buffer
 	err := Run(context.Background(), newTestEnv(root, &out, testClock))
-	want := "step k3s-config: no cluster token: the image has none (site cluster.token) and the cloud-config gives no appliance.token"
+	want := "step k3s-config: no cluster token: the site has none (cluster.token) and the cloud-config gives no appliance.token"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}

@@ -10,8 +10,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ml-appliance/appliance/internal/smallfile"
 	"github.com/ml-appliance/appliance/firstboot/netconfig"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // resolvConfHeader starts the /etc/resolv.conf firstboot writes: a file

@@ -41,9 +41,13 @@ func (s Spec) String() string {
 	return s.Key + "=" + s.Value
 }
 
-// ParseSpec parses "PARTLABEL=OS-A", "LABEL=STATE" or "/dev/vda2".
+// ParseSpec parses "PARTLABEL=OS-A", "LABEL=STATE" or "/dev/vda2" (a
+// path of bootparam.CheckDevice's grammar).
 func ParseSpec(s string) (Spec, error) {
 	if strings.HasPrefix(s, "/dev/") {
+		if err := bootparam.CheckDevice(s); err != nil {
+			return Spec{}, err
+		}
 		return Spec{Key: "PATH", Value: s}, nil
 	}
 	key, value, ok := strings.Cut(s, "=")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +16,7 @@ import (
 // file to a loop device and mounts that as the OS image.
 
 // isoMount is where the ISO 9660 filesystem of a live boot stays mounted.
-const isoMount = "/run/appliance/iso"
+const isoMount = bootparam.ISOMount
 
 // loopAttempts bounds retries when another process takes the free loop
 // device between LOOP_CTL_GET_FREE and attaching it.
@@ -24,8 +25,15 @@ const loopAttempts = 10
 // mountISOImage mounts the ISO 9660 filesystem on dev read-only at
 // isoMount and attaches its file (an absolute path on the ISO) to a loop
 // device, returning the loop device's node.
+//
+// The ISO's files are world-readable (Rock Ridge as xorriso -r writes it),
+// the secrets volume (bootparam.ISOSecretsPath) included: the mount point
+// sits in a root-only directory so that only root reaches them.
 func mountISOImage(dev, file string) (string, error) {
-	if err := os.MkdirAll(isoMount, 0o755); err != nil {
+	if err := os.MkdirAll(isoMount, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(filepath.Dir(isoMount), 0o700); err != nil {
 		return "", err
 	}
 	if err := unix.Mount(dev, isoMount, "iso9660", unix.MS_RDONLY, ""); err != nil {

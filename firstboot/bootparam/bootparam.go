@@ -3,7 +3,10 @@
 // initramfs init, which reads them on the node.
 //
 // The builder imports this package; the init and firstboot import it too. It
-// holds names only, no logic beyond parsing, so it stays tiny.
+// holds names, the grammar every value on a command line keeps to (CheckArg,
+// CheckDevice: grammar.go; the builder's writers and builder validate check
+// with it) and the parsing (ParseCmdline reads a line as the kernel does),
+// no other logic, so it stays tiny.
 //
 // Kernel command line keys (all optional unless noted):
 //
@@ -36,15 +39,26 @@
 //	                                command line (see package datasource)
 package bootparam
 
-import "strings"
-
 // GPT partition labels of the raw disk layout.
 const (
-	LabelESP   = "ESP"
-	LabelOSA   = "OS-A"
-	LabelOSB   = "OS-B"
-	LabelState = "STATE"
+	LabelESP = "ESP"
+	LabelOSA = "OS-A"
+	LabelOSB = "OS-B"
+	// LabelSecrets is the partition holding the cluster's secrets until
+	// the node's first boot takes what its role needs and wipes it
+	// (package clustersecrets).
+	LabelSecrets = "SECRETS"
+	LabelState   = "STATE"
 )
+
+// ISOSecretsPath is the secrets volume's file on an ISO (package
+// clustersecrets): an installer writes it to the SECRETS partition, a live
+// boot reads it under the ISO's mount.
+const ISOSecretsPath = "/install/secrets.img"
+
+// ISOMount is where the init of a live boot leaves the ISO 9660 filesystem
+// mounted.
+const ISOMount = "/run/appliance/iso"
 
 // Kernel command line keys.
 const (
@@ -128,34 +142,4 @@ var PersistentPaths = []Persistent{
 	{Path: "/var", IsDir: true},
 	{Path: "/etc/rancher", IsDir: true},
 	{Path: "/etc/machine-id", IsDir: false},
-}
-
-// ParseCmdline splits a kernel command line into key=value pairs. A key given
-// without "=" maps to "". Later keys win, as the kernel does for its own.
-// Quoted values ("a b") keep their spaces, without the quotes.
-func ParseCmdline(cmdline string) map[string]string {
-	args := map[string]string{}
-	var field strings.Builder
-	inQuote := false
-	flush := func() {
-		f := field.String()
-		field.Reset()
-		if f == "" {
-			return
-		}
-		key, value, _ := strings.Cut(f, "=")
-		args[key] = value
-	}
-	for _, r := range cmdline {
-		switch {
-		case r == '"':
-			inQuote = !inQuote
-		case (r == ' ' || r == '\t' || r == '\n') && !inQuote:
-			flush()
-		default:
-			field.WriteRune(r)
-		}
-	}
-	flush()
-	return args
 }

@@ -44,9 +44,10 @@ func (t InstallTarget) String() string {
 	return t.Device
 }
 
-// ParseInstallTarget parses "auto", "/dev/sda,force" and the like.
+// ParseInstallTarget parses "auto", "/dev/sda,force" and the like. A
+// device path keeps to CheckDevice's grammar.
 func ParseInstallTarget(s string) (InstallTarget, error) {
-	return parseDiskTarget(ArgInstall+"="+s, s)
+	return parseDiskTarget(ArgInstall, "", s)
 }
 
 // StateDiskPrefix prefixes an appliance.state value that keeps state on a
@@ -59,10 +60,12 @@ const StateDiskPrefix = "disk:"
 // ParseStateDisk parses the part of an appliance.state value after
 // StateDiskPrefix; the syntax is an install target's.
 func ParseStateDisk(s string) (InstallTarget, error) {
-	return parseDiskTarget(ArgState+"="+StateDiskPrefix+s, s)
+	return parseDiskTarget(ArgState, StateDiskPrefix, s)
 }
 
-func parseDiskTarget(arg, s string) (InstallTarget, error) {
+// parseDiskTarget parses s, the value of the argument key after prefix.
+func parseDiskTarget(key, prefix, s string) (InstallTarget, error) {
+	arg := printable(key + "=" + prefix + s)
 	dev, opt, hasOpt := strings.Cut(s, ",")
 	t := InstallTarget{Device: dev}
 	if hasOpt {
@@ -71,8 +74,14 @@ func parseDiskTarget(arg, s string) (InstallTarget, error) {
 		}
 		t.Force = true
 	}
-	if dev != InstallAuto && (!strings.HasPrefix(dev, "/dev/") || len(dev) == len("/dev/")) {
+	if dev == InstallAuto {
+		return t, nil
+	}
+	if !strings.HasPrefix(dev, "/dev/") || len(dev) == len("/dev/") {
 		return t, fmt.Errorf("%s: want %s, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,%s", arg, InstallAuto, installForce)
+	}
+	if err := CheckDevice(dev); err != nil {
+		return t, fmt.Errorf("%s: %w", key, err)
 	}
 	return t, nil
 }
@@ -101,4 +110,14 @@ type InstallPartition struct {
 	// Size and SHA256 (hex) are those of Source's bytes.
 	Size   int64  `json:"size,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
+}
+
+// printable is s for an error message: as it is when it keeps to CheckArg's
+// bytes, else quoted with Go's escapes, so no control byte reaches a
+// console.
+func printable(s string) string {
+	if _, _, bad := badArgByte(s); bad {
+		return fmt.Sprintf("%q", s)
+	}
+	return s
 }

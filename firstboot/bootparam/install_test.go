@@ -40,3 +40,20 @@ func TestParseStateDisk(t *testing.T) {
 		t.Errorf("ParseStateDisk(vdb) error %v, want %s", err, want)
 	}
 }
+
+func TestParseDiskTargetRefusesHostileDevices(t *testing.T) {
+	for _, tc := range []struct{ in, err string }{
+		{"/dev/vda appliance.rescue=1 init=/bin/sh", `appliance.install: device "/dev/vda appliance.rescue=1 init=/bin/sh": a blank at byte 8: ` + DeviceRule},
+		{"/dev/../root,force", `appliance.install: device "/dev/../root": not a clean path: ` + DeviceRule},
+		{"/dev/sda\x1b[2J", `appliance.install: device "/dev/sda\x1b[2J": byte 0x1b at byte 8: ` + DeviceRule},
+		{"sda\x1b[2J", `"appliance.install=sda\x1b[2J": want auto, /dev/disk/by-id/<name> or /dev/<name>, optionally followed by ,force`},
+	} {
+		if _, err := ParseInstallTarget(tc.in); err == nil || err.Error() != tc.err {
+			t.Errorf("ParseInstallTarget(%q) error %v, want %s", tc.in, err, tc.err)
+		}
+	}
+	_, err := ParseStateDisk("/dev/vdb;reboot")
+	if want := `appliance.state: device "/dev/vdb;reboot": ';' at byte 8: ` + DeviceRule; err == nil || err.Error() != want {
+		t.Errorf("ParseStateDisk(/dev/vdb;reboot) error %v, want %s", err, want)
+	}
+}

@@ -54,6 +54,11 @@ type Input struct {
 	// baked node could join.
 	Token     string
 	TokenFile string
+	// AgentTokenFile, on a server, names the file holding the agent
+	// token's secret (nodeconfig.AgentTokenPath): K3s then admits agents
+	// with it and servers with the server token only. Empty lets agents
+	// join with the server token (K3s's default).
+	AgentTokenFile string
 	// NodeName is the Kubernetes node name; empty lets K3s use the hostname.
 	NodeName string
 	// NodeIP is the address the node advertises (no prefix length); empty
@@ -85,14 +90,15 @@ type Input struct {
 
 // file is config.yaml: K3s's flag names, in the order they are written.
 type file struct {
-	ClusterInit bool     `yaml:"cluster-init,omitempty"`
-	Server      string   `yaml:"server,omitempty"`
-	Token       string   `yaml:"token,omitempty"`
-	TokenFile   string   `yaml:"token-file,omitempty"`
-	NodeName    string   `yaml:"node-name,omitempty"`
-	NodeIP      string   `yaml:"node-ip,omitempty"`
-	NodeLabel   []string `yaml:"node-label,omitempty"`
-	NodeTaint   []string `yaml:"node-taint,omitempty"`
+	ClusterInit    bool     `yaml:"cluster-init,omitempty"`
+	Server         string   `yaml:"server,omitempty"`
+	Token          string   `yaml:"token,omitempty"`
+	TokenFile      string   `yaml:"token-file,omitempty"`
+	AgentTokenFile string   `yaml:"agent-token-file,omitempty"`
+	NodeName       string   `yaml:"node-name,omitempty"`
+	NodeIP         string   `yaml:"node-ip,omitempty"`
+	NodeLabel      []string `yaml:"node-label,omitempty"`
+	NodeTaint      []string `yaml:"node-taint,omitempty"`
 
 	WriteKubeconfigMode string   `yaml:"write-kubeconfig-mode,omitempty"`
 	TLSSAN              []string `yaml:"tls-san,omitempty"`
@@ -129,6 +135,7 @@ func Render(in Input) ([]byte, error) {
 	}
 	if in.Role == nodeconfig.RoleServer {
 		f.ClusterInit = in.ClusterInit
+		f.AgentTokenFile = in.AgentTokenFile
 		f.WriteKubeconfigMode = KubeconfigMode
 		f.TLSSAN, f.Disable = in.TLSSAN, in.Disable
 		f.SecretsEncryption, f.EmbeddedRegistry = in.SecretsEncryption, in.EmbeddedRegistry

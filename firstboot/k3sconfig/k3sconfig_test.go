@@ -56,24 +56,25 @@ func TestRenderGolden(t *testing.T) {
 	}{{
 		golden: "init-server.yaml",
 		in: clusterWide(Input{Role: nodeconfig.RoleServer, ClusterInit: true, TokenFile: nodeconfig.TokenPath,
-			NodeName: "ctrl-1", NodeIP: "10.0.0.10"}),
+			AgentTokenFile: nodeconfig.AgentTokenPath, NodeName: "ctrl-1", NodeIP: "10.0.0.10"}),
 	}, {
 		golden: "joining-server.yaml",
 		in: clusterWide(Input{Role: nodeconfig.RoleServer, Server: "https://10.0.0.10:6443", TokenFile: nodeconfig.JoinTokenPath,
-			NodeName: "ctrl-2", NodeIP: "10.0.0.11"}),
+			AgentTokenFile: nodeconfig.AgentTokenPath, NodeName: "ctrl-2", NodeIP: "10.0.0.11"}),
 	}, {
 		// The cluster-wide server settings are given, as a caller that does
-		// not look at the role would: none of them may appear.
+		// not look at the role would: none of them may appear, nor the
+		// agent token file, which only servers take.
 		golden: "agent.yaml",
-		in: clusterWide(Input{Role: nodeconfig.RoleAgent, Server: "https://10.0.0.10:6443", TokenFile: nodeconfig.JoinTokenPath,
-			NodeName: "gpu-1"}),
+		in: clusterWide(Input{Role: nodeconfig.RoleAgent, Server: "https://10.0.0.10:6443", TokenFile: nodeconfig.AgentJoinTokenPath,
+			AgentTokenFile: nodeconfig.AgentTokenPath, NodeName: "gpu-1"}),
 	}, {
 		golden: "server-snapshots-s3.yaml",
 		in: Input{Role: nodeconfig.RoleServer, ClusterInit: true, Token: "0123456789abcdef0123456789abcdef",
 			EtcdSnapshots: s3, EtcdS3SecretKey: "s3-secret-value"},
 	}, {
 		golden: "agent-labels-taints.yaml",
-		in: Input{Role: nodeconfig.RoleAgent, Server: "https://[fd00::10]:6443", TokenFile: nodeconfig.JoinTokenPath,
+		in: Input{Role: nodeconfig.RoleAgent, Server: "https://[fd00::10]:6443", TokenFile: nodeconfig.AgentJoinTokenPath,
 			NodeName: "gpu-2", NodeIP: "fd00::21",
 			NodeLabels: []string{"gpu=a100", "node.kubernetes.io/pool=gpu"},
 			NodeTaints: []string{"nvidia.com/gpu=present:NoSchedule", "dedicated:PreferNoSchedule"}},
@@ -133,7 +134,7 @@ func TestRenderErrors(t *testing.T) {
 		want []string
 	}{{
 		name: "agent without server",
-		in:   Input{Role: nodeconfig.RoleAgent, TokenFile: nodeconfig.JoinTokenPath},
+		in:   Input{Role: nodeconfig.RoleAgent, TokenFile: nodeconfig.AgentJoinTokenPath},
 		want: []string{"server: an agent needs the URL of a server to join, like https://10.0.0.10:6443"},
 	}, {
 		name: "agent initialising",

@@ -1,31 +1,48 @@
 package nodeconfig
 
-// Files of the cluster identity in the image. The directory and every key
-// and token in it are root-only (0700 and 0600); certificates are 0644.
+// Files of the cluster identity on a node.
+//
+// The image holds only what is public: the cluster CA's certificates
+// (CADir) and the S3 endpoint's CA bundle. The secrets (tokens, CA keys,
+// the S3 secret key) are never in the image: the builder writes them to a
+// secrets volume (package clustersecrets) and firstboot installs, under
+// SecretsDir on STATE, what the node's role needs: a server all of them, an
+// agent the agent join token alone. SecretsDir is root-only (0700), every
+// file in it 0600.
 const (
-	// ClusterDir holds the cluster's secrets.
+	// ClusterDir holds the image's public cluster files.
 	ClusterDir = "/etc/appliance/cluster"
-	// TokenPath holds the cluster token's secret alone, one line: what the
-	// initial server is given (K3s token or token-file).
-	TokenPath = ClusterDir + "/token"
-	// JoinTokenPath holds the token joining servers and agents are given.
-	// With a cluster CA (Cluster.CA) it is K3s's full form
-	// "K10<CA hash>::server:<secret>", so they verify the cluster CA before
-	// sending the secret; without one it is the secret alone.
-	JoinTokenPath = ClusterDir + "/join-token"
-	// CADir holds the cluster CA (Cluster.CA), laid out as K3s's
-	// <data-dir>/server/tls: client-ca, server-ca, request-header-ca,
-	// etcd/server-ca and etcd/peer-ca, each a .crt (the CA, its intermediate
-	// and the root) and a .key. Copy it to /var/lib/rancher/k3s/server/tls on
-	// the initial server before K3s first starts there, and nowhere else:
-	// joining servers receive the CA from the cluster.
+	// CADir holds the cluster CA's certificates (Cluster.CA), laid out as
+	// K3s's <data-dir>/server/tls: client-ca, server-ca, request-header-ca,
+	// etcd/server-ca and etcd/peer-ca, each a .crt (the CA, its
+	// intermediate and the root). Their keys are in SecretsDir/tls.
 	CADir = ClusterDir + "/tls"
-	// EtcdS3SecretKeyPath holds the S3 secret key of etcd snapshots
-	// (EtcdS3.SecretKey).
-	EtcdS3SecretKeyPath = ClusterDir + "/etcd-s3-secret-key"
 	// EtcdS3EndpointCAPath holds the CA bundle the S3 endpoint of etcd
 	// snapshots is verified with (EtcdS3.EndpointCA).
 	EtcdS3EndpointCAPath = ClusterDir + "/etcd-s3-ca.crt"
+
+	// SecretsDir holds the node's cluster secrets, on STATE.
+	SecretsDir = "/var/lib/appliance/cluster"
+	// TokenPath holds the server token's secret alone, one line: what the
+	// initial server is given (K3s token-file).
+	TokenPath = SecretsDir + "/token"
+	// JoinTokenPath holds the token joining servers are given. With a
+	// cluster CA (Cluster.CA) it is K3s's full form
+	// "K10<CA hash>::server:<secret>", so they verify the cluster CA before
+	// sending the secret; without one it is the secret alone.
+	JoinTokenPath = SecretsDir + "/join-token"
+	// AgentTokenPath holds the agent token's secret alone: every server's
+	// K3s agent-token-file.
+	AgentTokenPath = SecretsDir + "/agent-token"
+	// AgentJoinTokenPath holds the token agents join with:
+	// "K10<CA hash>::node:<agent secret>" with a cluster CA.
+	AgentJoinTokenPath = SecretsDir + "/agent-join-token"
+	// CAKeyDir holds the cluster CA's private keys, beside the names of
+	// their certificates in CADir.
+	CAKeyDir = SecretsDir + "/tls"
+	// EtcdS3SecretKeyPath holds the S3 secret key of etcd snapshots
+	// (EtcdS3.SecretKey).
+	EtcdS3SecretKeyPath = SecretsDir + "/etcd-s3-secret-key"
 )
 
 // K3sServerPort is where a K3s server listens for joining nodes and the
@@ -38,10 +55,13 @@ type Cluster struct {
 	// the site gives none and its initial server has no static address
 	// (possible only with a single-node inventory).
 	Server string `yaml:"server,omitempty"`
-	// Token says the image holds TokenPath and JoinTokenPath.
+	// Token says the site's secrets volume holds the server and agent
+	// tokens: a server finds them at TokenPath, JoinTokenPath and
+	// AgentTokenPath, an agent at AgentJoinTokenPath (or in its
+	// cloud-config, netbooted).
 	Token bool `yaml:"token,omitempty"`
-	// CA says the image holds a cluster CA at CADir, and JoinTokenPath
-	// pins it.
+	// CA says the image holds a cluster CA's certificates at CADir, the
+	// secrets volume its keys (CAKeyDir), and the join tokens pin it.
 	CA bool `yaml:"ca,omitempty"`
 	// TLSSAN are extra names and addresses in the servers' certificates
 	// (K3s tls-san).
@@ -89,7 +109,8 @@ type EtcdS3 struct {
 	Insecure bool `yaml:"insecure,omitempty"`
 	// AccessKey identifies the S3 user; not a secret.
 	AccessKey string `yaml:"accessKey,omitempty"`
-	// SecretKey says the image holds the secret key at EtcdS3SecretKeyPath.
+	// SecretKey says the secrets volume holds the secret key: servers find
+	// it at EtcdS3SecretKeyPath.
 	SecretKey bool `yaml:"secretKey,omitempty"`
 	// EndpointCA says the image holds a CA bundle at EtcdS3EndpointCAPath.
 	EndpointCA bool `yaml:"endpointCA,omitempty"`

@@ -4,10 +4,11 @@
 // The same image serves every node of a site: the baked config carries the
 // site's inventory, and firstboot decides which entry (if any) is this node.
 //
-// The config holds no secret. The cluster's secrets (token, CA keys, the S3
-// secret key of etcd snapshots) are separate root-only files under
-// ClusterDir, named by the constants in cluster.go; the config only says
-// which of them the image holds.
+// The config holds no secret. The cluster's secrets (tokens, CA keys, the S3
+// secret key of etcd snapshots) never enter the image: they travel in a
+// secrets volume (package clustersecrets) and land, on a node, as root-only
+// files under SecretsDir, named by the constants in cluster.go; the config
+// only says which of them the site has.
 package nodeconfig
 
 import (

@@ -1,7 +1,7 @@
 // Package payload lists what the builder must add to the OS image so that
 // firstboot runs on every boot: its systemd unit, the unit's enablement
-// symlink, and an sshd_config.d snippet that points sshd at the host keys
-// firstboot generates on STATE. The builder installs the firstboot binary
+// symlink, an sshd_config.d snippet that points sshd at the host keys
+// firstboot generates on STATE, and one that allows keys only (sshd.go). The builder installs the firstboot binary
 // itself at BinaryPath.
 //
 // It is a contract package: the builder imports it, and firstboot imports it
@@ -73,6 +73,7 @@ type File struct {
 // Files returns the payload, sorted by Path.
 func Files() []File {
 	return []File{
+		{Path: SSHDKeysOnlyPath, Mode: 0o644, Content: []byte(sshdKeysOnly)},
 		{Path: SSHDSnippetPath, Mode: 0o644, Content: []byte(sshdSnippet())},
 		{Path: UnitWantsPath, Mode: fs.ModeSymlink | 0o777, Linkname: UnitPath},
 		{Path: MachineIDCommitMask, Mode: fs.ModeSymlink | 0o777, Linkname: "/dev/null"},

@@ -151,6 +151,11 @@ func (p *Prepared) writeRuntimeDir() error {
 	if !strings.Contains(string(tmpl), payload.PXEOSDigest) {
 		return fmt.Errorf("%s has no %s for the OS image's digest", payload.PXEScriptTemplate, payload.PXEOSDigest)
 	}
+	// The digest is this program's own hash, but it lands on the workers'
+	// kernel command line: keep it to its grammar all the same.
+	if err := bootparam.CheckSHA256(p.Digest); err != nil {
+		return fmt.Errorf("OS image digest for %s: %w", bootparam.PXEBootScript, err)
+	}
 	script := strings.ReplaceAll(string(tmpl), payload.PXEOSDigest, p.Digest)
 	if err := atomicfile.WriteFile(filepath.Join(dir, bootparam.PXEBootScript), []byte(script), 0o644); err != nil {
 		return err

@@ -8,7 +8,9 @@
 //   - it reads /etc/rancher/k3s/config.yaml as K3s does (a flat YAML map of
 //     flag names) and checks what real K3s would refuse: an agent without
 //     server and token (or a readable token-file), a file that is not
-//     root-only while it holds a token;
+//     root-only while it holds a token, an unreadable token-file or (on a
+//     server) agent-token-file (K3s pkg/cli/server/server.go, run: both
+//     are read with token.ReadFile before anything starts);
 //   - it records the command line and the config it was started with under
 //     /var/lib/k3s-standin and prints one line to the console:
 //     "k3s-standin: test double (not K3s): <role> started ...".
@@ -64,9 +66,15 @@ func run(args []string) error {
 	if role == "agent" && (cfg["server"] == nil || (cfg["token"] == nil && cfg["token-file"] == nil)) {
 		return fmt.Errorf("an agent needs server and token (or token-file) in %s", configPath)
 	}
-	if f, ok := cfg["token-file"].(string); ok {
-		if _, err := os.ReadFile(f); err != nil {
-			return fmt.Errorf("token-file: %w", err)
+	keys := []string{"token-file"}
+	if role == "server" {
+		keys = append(keys, "agent-token-file")
+	}
+	for _, key := range keys {
+		if f, ok := cfg[key].(string); ok {
+			if _, err := os.ReadFile(f); err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
 		}
 	}
 	if err := os.MkdirAll(recordDir, 0o700); err != nil {

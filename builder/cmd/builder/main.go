@@ -13,6 +13,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM cancels ctx, and the command winds down;
+	// the next one ends the process at once (Go's default), even in a
+	// step that does not watch ctx.
+	go func() { <-ctx.Done(); stop() }()
 	err := cli.New().ExecuteContext(ctx)
 	stop()
 	if err != nil {

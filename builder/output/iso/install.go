@@ -31,6 +31,9 @@ import (
 //	/install/layout.json  the GPT and, per partition, which file goes at
 //	                      its start with its size and sha256
 //	                      (bootparam.InstallLayout)
+//	/install/secrets.img  the cluster's secrets volume, for the SECRETS
+//	                      partition (also read by a live boot; see
+//	                      firstboot/clustersecrets)
 //
 // and the OS image only once, at /appliance/os.squashfs, where the live
 // boot finds it too. Both boot paths add appliance.install=<target>.
@@ -56,20 +59,34 @@ func prepareInstall(ctx context.Context, in output.Inputs, workDir string) ([]gr
 		ESP:   filepath.Join(workDir, "esp.img"),
 		State: filepath.Join(workDir, "state.img"),
 	}
+	espFiles, err := raw.ESPFiles(in)
+	if err != nil {
+		return nil, bootparam.InstallLayout{}, err
+	}
 	disk, err := diskimage.WriteParts(ctx, files, diskimage.Options{
 		Seed:         in.Seed,
 		MinStateSize: installStateSize,
-		ESPFiles:     raw.ESPFiles(in),
+		ESPFiles:     espFiles,
 		OSImage:      in.OSImage,
 		ModTime:      in.ModTime,
 	})
 	if err != nil {
 		return nil, bootparam.InstallLayout{}, fmt.Errorf("install images: %w", err)
 	}
-	sources := map[string]struct{ isoPath, host string }{
-		bootparam.LabelESP:   {bootparam.InstallESPImage, files.ESP},
-		bootparam.LabelOSA:   {bootparam.ISOOSImagePath, in.OSImage},
-		bootparam.LabelState: {bootparam.InstallStateImage, files.State},
+	type source struct {
+		isoPath, host string
+		// trim: the file is the builder's own image, stored without its
+		// trailing zeros.
+		trim bool
+	}
+	sources := map[string]source{
+		bootparam.LabelESP:   {bootparam.InstallESPImage, files.ESP, true},
+		bootparam.LabelOSA:   {bootparam.ISOOSImagePath, in.OSImage, false},
+		bootparam.LabelState: {bootparam.InstallStateImage, files.State, true},
+	}
+	if in.Secrets != "" {
+		// The same file a live boot reads (prepare grafts it).
+		sources[bootparam.LabelSecrets] = source{bootparam.ISOSecretsPath, in.Secrets, false}
 	}
 	layout := bootparam.InstallLayout{SectorSize: sectorSize, DiskGUID: disk.DiskGUID}
 	for _, p := range disk.Partitions {
@@ -79,7 +96,7 @@ func prepareInstall(ctx context.Context, in output.Inputs, workDir string) ([]gr
 		}
 		if src, ok := sources[p.Label]; ok {
 			ip.Source = src.isoPath
-			if src.host != in.OSImage {
+			if src.trim {
 				if err := trimTrailingZeros(src.host); err != nil {
 					return nil, layout, fmt.Errorf("install layout: %w", err)
 				}

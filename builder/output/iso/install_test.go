@@ -25,6 +25,12 @@ func TestInstallerISOCarriesTheRawLayout(t *testing.T) {
 	if err := os.WriteFile(in.OSImage, append([]byte("hsqs"), bytes.Repeat([]byte("squashfs"), 400000)...), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A secrets volume (its bytes are the builder's business here).
+	in.Secrets = filepath.Join(t.TempDir(), "secrets.img")
+	volume := append(append([]byte("APPLIANCE-SEC/1\n"), bytes.Repeat([]byte{0, 7}, 300)...), 0, 0, 0)
+	if err := os.WriteFile(in.Secrets, volume, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	iso := filepath.Join(t.TempDir(), "ml-lab.iso")
 	l, err := Write(context.Background(), iso, in, Options{WorkDir: t.TempDir(), Install: &Install{Device: "/dev/sdb", Force: true}})
 	if err != nil {
@@ -64,17 +70,25 @@ func TestInstallerISOCarriesTheRawLayout(t *testing.T) {
 			t.Errorf("%s on the ISO: %d bytes sha256 %x; layout says %d bytes sha256 %s", p.Source, len(b), sum, p.Size, p.SHA256)
 		}
 	}
-	if got := strings.Join(names, ","); got != "ESP,OS-A,OS-B,STATE" {
+	if got := strings.Join(names, ","); got != "ESP,OS-A,OS-B,SECRETS,STATE" {
 		t.Errorf("layout partitions %s", got)
+	}
+	// SECRETS is written from the file a live boot reads, whole: its
+	// trailing zeros are part of the volume.
+	if p := layout.Partitions[3]; p.Source != bootparam.ISOSecretsPath || p.Size != int64(len(volume)) {
+		t.Errorf("SECRETS is written from %q (%d bytes), want %s (%d bytes)", p.Source, p.Size, bootparam.ISOSecretsPath, len(volume))
+	}
+	if !bytes.Equal(extract(t, iso, bootparam.ISOSecretsPath), volume) {
+		t.Errorf("%s on the ISO is not the secrets volume", bootparam.ISOSecretsPath)
 	}
 	if p := layout.Partitions[1]; p.Source != bootparam.ISOOSImagePath {
 		t.Errorf("OS-A is written from %q, want the live boot's %s (one copy of the OS image)", p.Source, bootparam.ISOOSImagePath)
 	}
-	if p := layout.Partitions[3]; p.Sectors*512 != installStateSize {
+	if p := layout.Partitions[4]; p.Sectors*512 != installStateSize {
 		t.Errorf("STATE: %d sectors, want %d bytes", p.Sectors, installStateSize)
 	}
 	// The images are stored without their trailing zeros.
-	for _, p := range []bootparam.InstallPartition{layout.Partitions[0], layout.Partitions[3]} {
+	for _, p := range []bootparam.InstallPartition{layout.Partitions[0], layout.Partitions[4]} {
 		if p.Size%512 != 0 || p.Size > p.Sectors*512/4 {
 			t.Errorf("%s: %d bytes stored for a %d-byte partition: want its trailing zeros trimmed, to a whole sector", p.Source, p.Size, p.Sectors*512)
 		}

@@ -82,7 +82,7 @@ func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) (
 	if err != nil {
 		return nil, err
 	}
-	a, err := report.Describe("iso", dir.Path(name), name)
+	a, err := output.DescribeSecret("iso", dir.Path(name), name, in.Secrets != "")
 	if err != nil {
 		return nil, err
 	}

@@ -82,19 +82,17 @@ func prepare(ctx context.Context, in output.Inputs, opts Options) (Layout, []gra
 	if l.VolumeID == "" {
 		return l, nil, fmt.Errorf("no volume ID: the site has no name")
 	}
-	state := opts.State
-	if state == "" {
-		state = bootparam.StateTmpfs
+	cl, install, cerr := cmdline(in, opts, l.VolumeID)
+	if cerr != nil {
+		return l, nil, cerr
 	}
-	l.Cmdline = output.KernelCmdline(bootparam.ISOSource(l.VolumeID, "/"+osImagePath), state, "", in.Cmdline)
+	l.Cmdline, l.Install = cl, install
 	var installGrafts []graft
 	if opts.Install != nil {
 		var err error
 		if installGrafts, _, err = prepareInstall(ctx, in, opts.WorkDir); err != nil {
 			return l, nil, err
 		}
-		l.Install = opts.Install.String()
-		l.Cmdline += " " + bootparam.ArgInstall + "=" + l.Install
 	}
 
 	cfg := filepath.Join(opts.WorkDir, "isolinux.cfg")
@@ -119,8 +117,46 @@ func prepare(ctx context.Context, in output.Inputs, opts Options) (Layout, []gra
 		{isolinuxCfg, cfg},
 	}
 	grafts = append(grafts, installGrafts...)
+	if in.Secrets != "" {
+		grafts = append(grafts, graft{strings.TrimPrefix(bootparam.ISOSecretsPath, "/"), in.Secrets})
+	}
 	slices.SortFunc(grafts, func(a, b graft) int { return strings.Compare(a.isoPath, b.isoPath) })
+	if err := resolveGrafts(grafts); err != nil {
+		return l, nil, err
+	}
 	return l, grafts, nil
+}
+
+// cmdline is the kernel command line of both boot paths, and the install
+// target as it carries it. Every value is checked against its grammar
+// first (isolinux.cfg and the loader entry are line-based; the title
+// carries the name).
+func cmdline(in output.Inputs, opts Options, volumeID string) (cmdline, install string, err error) {
+	if err := in.CheckBootValues(); err != nil {
+		return "", "", err
+	}
+	state := opts.State
+	if state == "" {
+		state = bootparam.StateTmpfs
+	}
+	if err := output.CheckLiveState(state); err != nil {
+		return "", "", err
+	}
+	extra := in.Cmdline
+	if opts.Install != nil {
+		install = opts.Install.String()
+		t, err := bootparam.ParseInstallTarget(install)
+		if err != nil {
+			return "", "", fmt.Errorf("install target: %w", err)
+		}
+		if t != *opts.Install {
+			return "", "", fmt.Errorf("install target device %q, force %v: reads back as device %q, force %v",
+				opts.Install.Device, opts.Install.Force, t.Device, t.Force)
+		}
+		extra = append(slices.Clone(extra), bootparam.ArgInstall+"="+install)
+	}
+	cmdline, err = output.KernelCmdline(bootparam.ISOSource(volumeID, "/"+osImagePath), state, "", extra)
+	return cmdline, install, err
 }
 
 // isolinuxConfig boots the one entry at once, with no prompt.

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
 	"github.com/ml-appliance/appliance/firstboot/cloudconfig"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
 )
@@ -30,11 +31,15 @@ type nodeConfig struct {
 	name   string // path in the bundle, e.g. nodes/agent.yaml
 	data   []byte
 	sha256 string
+	// agentToken says data holds the agent join token.
+	agentToken bool
 }
 
 // roleConfig is the #cloud-config of role: the operator's user-data for it
-// (userData, may be nil) with appliance.role set, when setRole.
-func roleConfig(site, what, role string, userData []byte, setRole bool) ([]byte, error) {
+// (userData, may be nil) with appliance.role set, when setRole, and
+// appliance.token set to token, when not "". Only agents' configs get a
+// token, the agent join token: the network serves no server secret.
+func roleConfig(site, what, role string, userData []byte, setRole bool, token string) ([]byte, error) {
 	var doc yaml.Node
 	if len(bytes.TrimSpace(userData)) > 0 {
 		if err := yaml.Unmarshal(userData, &doc); err != nil {
@@ -49,8 +54,10 @@ func roleConfig(site, what, role string, userData []byte, setRole bool) ([]byte,
 		return nil, fmt.Errorf("user-data for role %s: want a mapping at the top", role)
 	}
 	if setRole {
-		app := mappingValue(root, "appliance")
-		setScalar(app, "role", role)
+		setScalar(mappingValue(root, "appliance"), "role", role)
+	}
+	if token != "" {
+		setScalar(mappingValue(root, "appliance"), "token", token)
 	}
 	var body bytes.Buffer
 	enc := yaml.NewEncoder(&body)
@@ -68,6 +75,9 @@ func roleConfig(site, what, role string, userData []byte, setRole bool) ([]byte,
 	}
 	if setRole && cfg.Appliance.Role != role {
 		return nil, fmt.Errorf("%s: role %q after generation, want %q", what, cfg.Appliance.Role, role)
+	}
+	if token != "" && cfg.Appliance.Token.Reveal() != token {
+		return nil, fmt.Errorf("%s: appliance.token after generation is not the agent join token", what)
 	}
 	return []byte(out), nil
 }
@@ -103,17 +113,26 @@ func setScalar(m *yaml.Node, key, value string) {
 // An inventory node's config carries its role's user-data but no role:
 // the image's inventory decides a listed node's role, hostname and
 // address, as on any other medium.
-func nodeConfigs(site string, opts Options) ([]nodeConfig, error) {
+func nodeConfigs(site, agentToken string, opts Options) ([]nodeConfig, error) {
 	var cs []nodeConfig
-	add := func(name string, data []byte) {
-		cs = append(cs, nodeConfig{name: NodesDir + "/" + name, data: data, sha256: sha256Hex(data)})
+	add := func(name, role string, data []byte) {
+		cs = append(cs, nodeConfig{
+			name: NodesDir + "/" + name, data: data, sha256: sha256Hex(data),
+			agentToken: agentToken != "" && role == nodeconfig.RoleAgent,
+		})
+	}
+	tokenOf := func(role string) string {
+		if role == nodeconfig.RoleAgent {
+			return agentToken
+		}
+		return ""
 	}
 	for _, role := range []string{nodeconfig.RoleAgent, nodeconfig.RoleServer} {
-		data, err := roleConfig(site, "node config for role "+role, role, opts.UserData[role], true)
+		data, err := roleConfig(site, "node config for role "+role, role, opts.UserData[role], true, tokenOf(role))
 		if err != nil {
 			return nil, err
 		}
-		add(role+".yaml", data)
+		add(role+".yaml", role, data)
 	}
 	for _, n := range opts.Nodes {
 		if n.MAC == "" {
@@ -122,26 +141,40 @@ func nodeConfigs(site string, opts Options) ([]nodeConfig, error) {
 		if n.Hostname == nodeconfig.RoleAgent || n.Hostname == nodeconfig.RoleServer {
 			return nil, fmt.Errorf("inventory node %q: the name is taken by a role's node config", n.Hostname)
 		}
-		data, err := roleConfig(site, "node config for "+n.Hostname+" (role "+n.Role+")", n.Role, opts.UserData[n.Role], false)
+		data, err := roleConfig(site, "node config for "+n.Hostname+" (role "+n.Role+")", n.Role, opts.UserData[n.Role], false, tokenOf(n.Role))
 		if err != nil {
 			return nil, err
 		}
-		add(n.Hostname+".yaml", data)
+		add(n.Hostname+".yaml", n.Role, data)
 	}
 	return cs, nil
 }
 
-// nodeSelection is the part of boot.ipxe that sets nodecfg and nodecfgsum.
-func nodeSelection(opts Options, configs []nodeConfig) string {
+// nodeSelection is the part of boot.ipxe that sets nodecfg and
+// nodecfgsum. nodecfgsum is cleared first (an earlier script may have set
+// it) and set only when nodecfg equals one of configs' names, so the
+// script's kernel line passes on no other nodecfg (bootScript). Every
+// value it writes is checked first (scriptvalues.go).
+func nodeSelection(opts Options, configs []nodeConfig) (string, error) {
+	if err := checkOptions(opts); err != nil {
+		return "", err
+	}
 	var b strings.Builder
+	b.WriteString("clear nodecfgsum ||\n")
 	fmt.Fprintf(&b, "isset ${nodecfg} || set nodecfg %s/%s.yaml\n", NodesDir, opts.DefaultRole)
 	for _, n := range opts.Nodes {
 		if n.MAC != "" {
-			fmt.Fprintf(&b, "iseq ${mac} %s && set nodecfg %s/%s.yaml ||\n", strings.ToLower(n.MAC), NodesDir, n.Hostname)
+			fmt.Fprintf(&b, "iseq ${mac} %s && set nodecfg %s/%s.yaml ||\n", n.MAC, NodesDir, n.Hostname)
 		}
 	}
 	for _, c := range configs {
+		if err := bootparam.CheckArg(bootparam.ArgConfig + "=" + c.name); err != nil {
+			return "", fmt.Errorf("node config name: %w", err)
+		}
+		if err := bootparam.CheckSHA256(c.sha256); err != nil {
+			return "", fmt.Errorf("node config %s: %w", c.name, err)
+		}
 		fmt.Fprintf(&b, "iseq ${nodecfg} %s && set nodecfgsum %s=%s ||\n", c.name, argConfigSHA256, c.sha256)
 	}
-	return b.String()
+	return b.String(), nil
 }

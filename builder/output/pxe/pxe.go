@@ -32,9 +32,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,6 +43,7 @@ import (
 	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 // DirName is the bundle's directory in the output directory.
@@ -81,6 +80,9 @@ type Layout struct {
 	OSImageSHA256 string `json:"osImageSHA256"`
 	// NodeConfigs are the bundle's node configs (paths in it).
 	NodeConfigs []string `json:"nodeConfigs"`
+	// AgentTokenConfigs are those of NodeConfigs that hold the agent join
+	// token (the agents'): anyone who can fetch them can join an agent.
+	AgentTokenConfigs []string `json:"agentTokenConfigs,omitempty"`
 }
 
 // Build implements output.Format. The bundle is staged as one directory and
@@ -105,6 +107,14 @@ func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) (
 		}
 		arts = append(arts, a)
 	}
+	for _, c := range layout.AgentTokenConfigs {
+		a, err := report.Describe("node-config", filepath.Join(dir.Path(DirName), c), DirName+"/"+c)
+		if err != nil {
+			return nil, err
+		}
+		a.Secrets = report.SecretsAgentToken
+		arts = append(arts, a)
+	}
 	// Hashed once already by Write: the image may be gigabytes.
 	info, err := os.Stat(filepath.Join(dir.Path(DirName), bootparam.PXEOSImage))
 	if err != nil {
@@ -118,7 +128,10 @@ func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) (
 // Write makes the bundle in the directory path, which must not exist.
 func Write(ctx context.Context, path string, in output.Inputs, opts Options) (Layout, error) {
 	opts = withDefaults(opts)
-	configs, err := nodeConfigs(in.Name, opts)
+	if err := checkInputs(in, opts); err != nil {
+		return Layout{}, fmt.Errorf("pxe: %w", err)
+	}
+	configs, err := nodeConfigs(in.Name, in.AgentJoinToken, opts)
 	if err != nil {
 		return Layout{}, fmt.Errorf("pxe: %w", err)
 	}
@@ -143,14 +156,24 @@ func Write(ctx context.Context, path string, in output.Inputs, opts Options) (La
 	if err != nil {
 		return Layout{}, fmt.Errorf("pxe: %w", err)
 	}
-	l := Layout{OSImageSHA256: digest, Cmdline: Cmdline(digest, opts.State, in.Cmdline)}
+	l := Layout{OSImageSHA256: digest}
+	if l.Cmdline, err = Cmdline(digest, opts.State, in.Cmdline); err != nil {
+		return Layout{}, fmt.Errorf("pxe: %w", err)
+	}
+	script, err := bootScript(in.Name, opts, configs, l.Cmdline)
+	if err != nil {
+		return Layout{}, fmt.Errorf("pxe: %w", err)
+	}
 	files := map[string]string{
 		bootparam.PXEOSImage + ".sha256": digest + "  " + bootparam.PXEOSImage + "\n",
-		bootparam.PXEBootScript:          Script(in.Name, nodeSelection(opts, configs), l.Cmdline),
+		bootparam.PXEBootScript:          script,
 	}
 	for _, c := range configs {
 		files[c.name] = string(c.data)
 		l.NodeConfigs = append(l.NodeConfigs, c.name)
+		if c.agentToken {
+			l.AgentTokenConfigs = append(l.AgentTokenConfigs, c.name)
+		}
 	}
 	if err := writeFiles(path, files, in); err != nil {
 		return Layout{}, err
@@ -192,33 +215,68 @@ func writeFiles(dir string, files map[string]string, in output.Inputs) error {
 const argConfigSHA256 = bootparam.ArgConfigSHA256
 
 // Cmdline is the kernel command line of a netbooted node; ${filename},
-// ${nodecfg} and ${nodecfgsum} are left for iPXE to expand.
-func Cmdline(osSHA256, state string, extra []string) string {
+// ${nodecfg} and ${nodecfgsum} are left for iPXE to expand. osSHA256 is
+// the OS image's digest (or payload.PXEOSDigest in the template an initial
+// server fills in), state a live node's appliance.state; a value outside
+// its grammar is refused (scriptvalues.go).
+func Cmdline(osSHA256, state string, extra []string) (string, error) {
+	if osSHA256 != payload.PXEOSDigest {
+		if err := bootparam.CheckSHA256(osSHA256); err != nil {
+			return "", fmt.Errorf("OS image digest: %w", err)
+		}
+	}
+	if err := output.CheckLiveState(state); err != nil {
+		return "", err
+	}
 	args := []string{
 		bootparam.ArgOS + "=" + bootparam.URLSourceKey + ":" + bootparam.PXEOSImage,
-		bootparam.ArgOSBase + "=${filename}",
+		argOSBase,
 		bootparam.ArgOSSHA256 + "=" + osSHA256,
 		bootparam.ArgState + "=" + state,
-		bootparam.ArgConfig + "=${nodecfg}",
-		"${nodecfgsum}",
+		argNodeConfig,
+		argConfigSum,
 	}
-	return strings.Join(append(args, extra...), " ")
+	for i, arg := range extra {
+		// Checked one by one: joined, "a b" would pass as two.
+		if err := bootparam.CheckArg(arg); err != nil {
+			return "", fmt.Errorf("kernel command line: argument %d: %w", len(args)+i+1, err)
+		}
+	}
+	cmdline := strings.Join(append(args, extra...), " ")
+	if err := checkKernelLine(cmdline); err != nil {
+		return "", err
+	}
+	return cmdline, nil
 }
 
-// Script is the iPXE boot script. initrd=<name> on the kernel's command
-// line is for UEFI: the kernel's EFI stub loads the initrd iPXE downloaded
-// by that name (iPXE before 2021 offers it no other way); booted by BIOS,
-// the kernel gets the initrd from iPXE directly and ignores the argument.
-// A failed download or boot says so and starts over after 5 seconds,
-// so a node waits out a busy or restarting server instead of falling
-// through to the next boot device. (sleep and imgfree may be left out of
-// an iPXE build: each is allowed to fail.)
-func Script(name, selection, cmdline string) string {
+// bootScript is the iPXE boot script. initrd=<name> on the kernel's
+// command line is for UEFI: the kernel's EFI stub loads the initrd iPXE
+// downloaded by that name (iPXE before 2021 offers it no other way);
+// booted by BIOS, the kernel gets the initrd from iPXE directly and
+// ignores the argument. A failed download or boot says so and starts over
+// after 5 seconds, so a node waits out a busy or restarting server instead
+// of falling through to the next boot device. (sleep and imgfree may be
+// left out of an iPXE build: each is allowed to fail.) A nodecfg that is
+// not one of the bundle's configs (nodeSelection leaves nodecfgsum unset)
+// is said and never booted with. name, the node selection and cmdline are
+// checked against their grammars (scriptvalues.go) first.
+func bootScript(name string, opts Options, configs []nodeConfig, cmdline string) (string, error) {
+	if err := output.CheckName(name); err != nil {
+		return "", err
+	}
+	if err := checkKernelLine(cmdline); err != nil {
+		return "", err
+	}
+	selection, err := nodeSelection(opts, configs)
+	if err != nil {
+		return "", err
+	}
 	return fmt.Sprintf(`#!ipxe
 # %s: netboot the appliance. File names are relative to this script's URL.
 # The node config: this MAC's, else ${nodecfg} if already set, else the
-# default role's.
+# default role's; only one of this bundle's, by its exact name.
 %s:boot
+isset ${nodecfgsum} || goto badcfg
 echo Booting %s over the network with ${nodecfg}
 kernel %s initrd=%s %s || goto retry
 initrd %s || goto retry
@@ -228,29 +286,20 @@ echo %s: netboot failed (see above); retrying in 5 seconds
 imgfree ||
 sleep 5 ||
 goto boot
-`, name, selection, name, bootparam.PXEKernel, bootparam.PXEInitrd, cmdline, bootparam.PXEInitrd, name)
+:badcfg
+echo %s: not booting with nodecfg ${nodecfg}
+echo %s: it is not one of this bundle's node configs
+goto retry
+`, name, selection, name, bootparam.PXEKernel, bootparam.PXEInitrd, cmdline, bootparam.PXEInitrd, name, name, name), nil
 }
 
-// linkOrCopy hard-links src to dst, or copies it when they are on
-// different filesystems (or the filesystem has no hard links).
-func linkOrCopy(src, dst string) error {
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
+// checkInputs checks, before anything is written, every value of in and
+// opts that reaches the script, the kernel line or a file name.
+func checkInputs(in output.Inputs, opts Options) error {
+	if err := in.CheckBootValues(); err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if err = errors.Join(err, out.Close()); err != nil {
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	return nil
+	return checkOptions(opts)
 }
 
 func sha256Hex(b []byte) string {

@@ -126,11 +126,14 @@ func mustRead(t *testing.T, p string) string {
 
 func TestNodeConfigs(t *testing.T) {
 	in := testInputs(t, "hsqs")
+	in.AgentJoinToken = "K10abc::node:AGENT-SECRET-0123456789"
+	in.Secrets = "/the/secrets/volume/is/never/read/here"
 	dir := filepath.Join(t.TempDir(), "pxe")
 	opts := Options{
 		State: "disk:auto", DefaultRole: "agent",
 		Nodes: []Node{
 			{Hostname: "ctrl-2", MAC: "52:54:00:00:00:02", Role: "server"},
+			{Hostname: "gpu-1", MAC: "52:54:00:00:00:07", Role: "agent"},
 			{Hostname: "by-serial", Role: "agent"},
 		},
 		UserData: map[string][]byte{"agent": []byte("#cloud-config\n# GPU workers\nappliance:\n  node_labels: [gpu=true]\nruncmd: [[touch, /run/agent-ran]]\n")},
@@ -139,8 +142,11 @@ func TestNodeConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"nodes/agent.yaml", "nodes/server.yaml", "nodes/ctrl-2.yaml"}; strings.Join(l.NodeConfigs, " ") != strings.Join(want, " ") {
+	if want := []string{"nodes/agent.yaml", "nodes/server.yaml", "nodes/ctrl-2.yaml", "nodes/gpu-1.yaml"}; strings.Join(l.NodeConfigs, " ") != strings.Join(want, " ") {
 		t.Errorf("node configs %q, want %q", l.NodeConfigs, want)
+	}
+	if want := []string{"nodes/agent.yaml", "nodes/gpu-1.yaml"}; strings.Join(l.AgentTokenConfigs, " ") != strings.Join(want, " ") {
+		t.Errorf("node configs with the agent token %q, want %q", l.AgentTokenConfigs, want)
 	}
 	script := mustRead(t, filepath.Join(dir, "boot.ipxe"))
 	for _, want := range []string{
@@ -153,12 +159,13 @@ func TestNodeConfigs(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		name, role string
-		contains   []string
+		name, role, token string
+		contains          []string
 	}{
-		{"agent", "agent", []string{"gpu=true", "# GPU workers", "/run/agent-ran"}},
-		{"server", "server", nil},
-		{"ctrl-2", "", nil}, // the inventory decides a listed node's role
+		{"agent", "agent", in.AgentJoinToken, []string{"gpu=true", "# GPU workers", "/run/agent-ran"}},
+		{"server", "server", "", nil},
+		{"ctrl-2", "", "", nil},               // the inventory decides a listed node's role
+		{"gpu-1", "", in.AgentJoinToken, nil}, // an agent's: the agent join token
 	} {
 		data := mustRead(t, filepath.Join(dir, "nodes", c.name+".yaml"))
 		if want := "iseq ${nodecfg} nodes/" + c.name + ".yaml && set nodecfgsum firstboot.config.sha256=" + sha(data) + " ||\n"; !strings.Contains(script, want) {
@@ -171,6 +178,11 @@ func TestNodeConfigs(t *testing.T) {
 		}
 		if cfg.Appliance.Role != c.role {
 			t.Errorf("nodes/%s.yaml: role %q, want %q\n%s", c.name, cfg.Appliance.Role, c.role, data)
+		}
+		// Only agents get a token, and only the agent join token: the
+		// network serves no server secret.
+		if got := cfg.Appliance.Token.Reveal(); got != c.token {
+			t.Errorf("nodes/%s.yaml: token %q, want %q", c.name, got, c.token)
 		}
 		for _, s := range c.contains {
 			if !strings.Contains(data, s) {

@@ -43,7 +43,10 @@ func WriteServable(ctx context.Context, dir string, in output.Inputs, opts Serva
 		opts.TFTPSource = DefaultTFTPSource
 	}
 	o := withDefaults(opts.Options)
-	configs, err := nodeConfigs(in.Name, o)
+	if err := checkInputs(in, o); err != nil {
+		return fmt.Errorf("pxe: %w", err)
+	}
+	configs, err := nodeConfigs(in.Name, in.AgentJoinToken, o)
 	if err != nil {
 		return fmt.Errorf("pxe: %w", err)
 	}
@@ -71,9 +74,17 @@ func WriteServable(ctx context.Context, dir string, in output.Inputs, opts Serva
 	if err != nil {
 		return err
 	}
+	cmdline, err := Cmdline(payload.PXEOSDigest, o.State, in.Cmdline)
+	if err != nil {
+		return fmt.Errorf("pxe: %w", err)
+	}
+	script, err := bootScript(in.Name, o, configs, cmdline)
+	if err != nil {
+		return fmt.Errorf("pxe: %w", err)
+	}
 	files := map[string]string{
 		payload.PXEServeConfigFile: string(serve) + "\n",
-		payload.PXEScriptTemplate:  Script(in.Name, nodeSelection(o, configs), Cmdline(payload.PXEOSDigest, o.State, in.Cmdline)),
+		payload.PXEScriptTemplate:  script,
 	}
 	for _, c := range configs {
 		files[c.name] = string(c.data)

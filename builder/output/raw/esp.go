@@ -30,8 +30,13 @@ func entryPath(s slot) string     { return "loader/entries/appliance-" + s.name 
 // removable-media boot path, a loader.conf that boots slot A at once, one
 // loader entry per slot, and slot A's kernel and initramfs. Slot B's entry
 // names files an upgrade writes; until then systemd-boot cannot start it,
-// and slot A stays the default.
-func ESPFiles(in output.Inputs) []diskimage.File {
+// and slot A stays the default. Values outside their grammar
+// (output.Inputs.CheckBootValues, output.KernelCmdline) are refused: a
+// loader entry is line-based, so a line break in one would add a line.
+func ESPFiles(in output.Inputs) ([]diskimage.File, error) {
+	if err := in.CheckBootValues(); err != nil {
+		return nil, fmt.Errorf("loader entries: %w", err)
+	}
 	files := []diskimage.File{
 		{Path: bootloaderPath, Source: in.Bootloader},
 		{Path: loaderConfPath, Data: []byte(loaderConf(slots[0]))},
@@ -39,9 +44,13 @@ func ESPFiles(in output.Inputs) []diskimage.File {
 		{Path: initramfsPath(slots[0]), Source: in.Initramfs},
 	}
 	for _, s := range slots {
-		files = append(files, diskimage.File{Path: entryPath(s), Data: []byte(loaderEntry(in, s))})
+		entry, err := loaderEntry(in, s)
+		if err != nil {
+			return nil, fmt.Errorf("loader entry of slot %s: %w", s.name, err)
+		}
+		files = append(files, diskimage.File{Path: entryPath(s), Data: []byte(entry)})
 	}
-	return files
+	return files, nil
 }
 
 func loaderConf(def slot) string {
@@ -49,8 +58,11 @@ func loaderConf(def slot) string {
 	return fmt.Sprintf("default appliance-%s.conf\ntimeout 0\neditor no\n", def.name)
 }
 
-func loaderEntry(in output.Inputs, s slot) string {
-	cmdline := output.KernelCmdline("PARTLABEL="+s.label, "PARTLABEL="+bootparam.LabelState, s.name, in.Cmdline)
+func loaderEntry(in output.Inputs, s slot) (string, error) {
+	cmdline, err := output.KernelCmdline("PARTLABEL="+s.label, "PARTLABEL="+bootparam.LabelState, s.name, in.Cmdline)
+	if err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("title %s (slot %s)\nversion %s\nlinux /%s\ninitrd /%s\noptions %s\n",
-		in.Name, s.name, in.KernelVersion, kernelPath(s), initramfsPath(s), cmdline)
+		in.Name, s.name, in.KernelVersion, kernelPath(s), initramfsPath(s), cmdline), nil
 }

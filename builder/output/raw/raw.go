@@ -36,17 +36,22 @@ func (*Format) Name() string { return "raw" }
 // Build implements output.Format.
 func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) ([]report.Artifact, error) {
 	name := in.Name + ".raw"
+	espFiles, err := ESPFiles(in)
+	if err != nil {
+		return nil, fmt.Errorf("raw disk image: %w", err)
+	}
 	layout, err := diskimage.Write(ctx, dir.Path(name), diskimage.Options{
 		Size:     f.opts.Size,
 		Seed:     in.Seed,
-		ESPFiles: ESPFiles(in),
+		ESPFiles: espFiles,
 		OSImage:  in.OSImage,
+		Secrets:  in.Secrets,
 		ModTime:  in.ModTime,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("raw disk image: %w", err)
 	}
-	a, err := report.Describe("raw", dir.Path(name), name)
+	a, err := output.DescribeSecret("raw", dir.Path(name), name, in.Secrets != "")
 	if err != nil {
 		return nil, err
 	}
