@@ -22,7 +22,7 @@ HOST_PACKAGES := squashfs-tools-ng squashfs-tools mmdebstrap e2fsprogs dosfstool
 HOST_COMMANDS := tar2sqfs unsquashfs mmdebstrap mkfs.ext4 e2fsck fsck.fat mcopy sgdisk \
 	qemu-system-x86_64 cpio zstd containerd ctr depmod xorriso
 
-.PHONY: all build image base deps testassets kube-testassets helm-controller-testassets test test-short bench lint clean
+.PHONY: all build image base deps testassets kube-testassets helm-controller-testassets test test-short fuzz bench lint clean
 
 all: build
 
@@ -74,6 +74,13 @@ test: deps testassets
 	$(GO) test -timeout 50m ./...
 	cd builder/imagestore/k3simport && $(GO) vet ./... && GO=$(GO) $(GO) test -timeout 20m ./...
 	cd internal/helmcontroller/tools && $(GO) vet ./...
+	$(MAKE) fuzz
+
+## fuzz: each Go fuzz test for FUZZTIME (their committed corpora, under
+## testdata/fuzz/, also run as plain tests in `go test`)
+FUZZTIME ?= 10s
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz.sh
 
 ## test-short: unit tests only (no VM boots)
 test-short:
