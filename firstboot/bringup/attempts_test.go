@@ -18,7 +18,11 @@ func TestInstallJobRestarting(t *testing.T) {
 	c.helmChart("restarts-argo", "argo")
 	job := c.installJob("helm-install-restarts-argo")
 	pod := c.jobPod(job, "helm-install-restarts-argo-a", "server-1")
-	c.jobStatus(job, batchv1.JobStatus{Active: 1, StartTime: new(metav1.Now())})
+	// One start time for both updates: the API server refuses to change a
+	// started job's status.startTime, and Now taken twice may fall in two
+	// seconds (the API's precision).
+	start := metav1.Now()
+	c.jobStatus(job, batchv1.JobStatus{Active: 1, StartTime: &start})
 
 	rec := newRecorder()
 	wait := run(t, Options{
@@ -34,7 +38,6 @@ func TestInstallJobRestarting(t *testing.T) {
 	c.check("update pod status", err)
 	rec.waitFor(t, "argo's failed attempts", componentIs(0, StateInstalling, "install job kube-system/helm-install-restarts-argo running (2 failed attempts)"))
 
-	start := metav1.Now()
 	c.jobStatus(job, completedJob(start))
 	if _, err := wait(); err != nil {
 		t.Fatalf("Run: %v", err)
