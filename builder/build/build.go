@@ -180,7 +180,9 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 		}
 		b.report.Artifacts = append(b.report.Artifacts, arts...)
 	}
-	b.markServedImage()
+	if err := b.markServedImage(); err != nil {
+		return nil, err
+	}
 	b.logSecrets()
 	data, err := report.Marshal(b.report)
 	if err != nil {

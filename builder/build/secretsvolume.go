@@ -27,17 +27,22 @@ func (b *pipeline) writeSecretsVolume() (string, error) {
 }
 
 // markServedImage marks the OS image as holding the agent join token when
-// the initial server serves PXE: the bundle baked into the image carries
-// the agents' node configs.
-func (b *pipeline) markServedImage() {
+// the initial server serves PXE (the bundle baked into the image carries
+// the agents' node configs) and makes it 0600, as every artifact that
+// holds a secret is.
+func (b *pipeline) markServedImage() error {
 	if !servesPXE(b.site) || b.agentJoinToken == "" {
-		return
+		return nil
 	}
 	for i, a := range b.report.Artifacts {
 		if a.Kind == "os-image" && a.Secrets == "" {
+			if err := os.Chmod(b.dir.Path(a.Path), 0o600); err != nil {
+				return fmt.Errorf("os image: %w", err)
+			}
 			b.report.Artifacts[i].Secrets = report.SecretsAgentToken
 		}
 	}
+	return nil
 }
 
 // logSecrets says which artifacts hold cluster secrets, so the operator
@@ -49,7 +54,7 @@ func (b *pipeline) logSecrets() {
 			b.log.Warn("artifact holds the cluster's server secrets (tokens, CA keys, S3 key): mode 0600; keep it like a root key, never serve it",
 				"artifact", a.Path)
 		case report.SecretsAgentToken:
-			b.log.Info("artifact holds the agent join token (joins agents, not servers): served to netbooting agents by design",
+			b.log.Info("artifact holds the agent join token (joins agents, not servers): mode 0600; served to netbooting agents by design",
 				"artifact", a.Path)
 		}
 	}

@@ -95,6 +95,8 @@ func checkNothingServedOwnsTheCluster(t *testing.T, out, site string) {
 			t.Errorf("raw disk %s: secrets %q mode %04o, want %q and 0600", a.Path, a.Secrets, info.Mode().Perm(), report.SecretsServer)
 		case a.Kind != "raw" && a.Secrets == report.SecretsServer:
 			t.Errorf("%s %s is reported as holding the server secrets", a.Kind, a.Path)
+		case a.Secrets == report.SecretsAgentToken && info.Mode().Perm() != 0o600:
+			t.Errorf("%s %s holds the agent join token but has mode %04o, want 0600", a.Kind, a.Path, info.Mode().Perm())
 		}
 	}
 	// The raw disk: its SECRETS partition is the volume, and the

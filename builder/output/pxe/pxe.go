@@ -175,10 +175,22 @@ func Write(ctx context.Context, path string, in output.Inputs, opts Options) (La
 			l.AgentTokenConfigs = append(l.AgentTokenConfigs, c.name)
 		}
 	}
-	if err := writeFiles(path, files, in); err != nil {
+	if err := writeFiles(path, files, agentTokenFiles(configs), in); err != nil {
 		return Layout{}, err
 	}
 	return l, nil
+}
+
+// agentTokenFiles are the names of configs that hold the agent join token:
+// written 0600, so only the boot server (root) reads them on its host.
+func agentTokenFiles(configs []nodeConfig) map[string]bool {
+	names := map[string]bool{}
+	for _, c := range configs {
+		if c.agentToken {
+			names[c.name] = true
+		}
+	}
+	return names
 }
 
 func withDefaults(opts Options) Options {
@@ -194,10 +206,15 @@ func withDefaults(opts Options) Options {
 	return opts
 }
 
-// writeFiles writes files (path in dir -> content) with in.ModTime.
-func writeFiles(dir string, files map[string]string, in output.Inputs) error {
+// writeFiles writes files (path in dir -> content) with in.ModTime, 0644,
+// or 0600 for the names in private.
+func writeFiles(dir string, files map[string]string, private map[string]bool, in output.Inputs) error {
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if private[name] {
+			mode = 0o600
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), mode); err != nil {
 			return fmt.Errorf("pxe: %w", err)
 		}
 	}

@@ -184,6 +184,13 @@ func TestNodeConfigs(t *testing.T) {
 		if got := cfg.Appliance.Token.Reveal(); got != c.token {
 			t.Errorf("nodes/%s.yaml: token %q, want %q", c.name, got, c.token)
 		}
+		wantMode := os.FileMode(0o644)
+		if c.token != "" {
+			wantMode = 0o600
+		}
+		if info, err := os.Stat(filepath.Join(dir, "nodes", c.name+".yaml")); err != nil || info.Mode().Perm() != wantMode {
+			t.Errorf("nodes/%s.yaml: mode %v (%v), want %04o", c.name, info.Mode(), err, wantMode)
+		}
 		for _, s := range c.contains {
 			if !strings.Contains(data, s) {
 				t.Errorf("nodes/%s.yaml lacks %q:\n%s", c.name, s, data)

@@ -89,5 +89,5 @@ func WriteServable(ctx context.Context, dir string, in output.Inputs, opts Serva
 	for _, c := range configs {
 		files[c.name] = string(c.data)
 	}
-	return writeFiles(dir, files, in)
+	return writeFiles(dir, files, agentTokenFiles(configs), in)
 }
