@@ -70,8 +70,12 @@ func TestISOBootsLiveFromCDAndUSB(t *testing.T) {
 	}
 	t.Parallel()
 	work := t.TempDir()
+	// With K3s (its test double, on the base's kernel), so the ISO carries
+	// the secrets volume a live boot reads.
+	k3sBinary, k3sAirgap := k3sStandIn(t, work)
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
 		doc["outputs"] = map[string]any{"iso": map[string]any{"state": map[string]any{"device": "auto"}}}
+		doc["k3s"] = map[string]any{"binary": k3sBinary, "airgap": k3sAirgap}
 	})
 	out := filepath.Join(work, "a")
 	build(t, config, out)
@@ -87,7 +91,11 @@ func TestISOBootsLiveFromCDAndUSB(t *testing.T) {
 		})
 	}
 
+	// The same inputs: the same cluster identity too (a fresh output
+	// directory would make a new cluster).
 	out2 := filepath.Join(work, "b")
+	run(t, "mkdir", "-p", out2)
+	run(t, "cp", "-a", filepath.Join(out, "secrets"), filepath.Join(out2, "secrets"))
 	build(t, config, out2)
 	if !sameFile(t, iso, filepath.Join(out2, "single-node.iso")) {
 		t.Errorf("single-node.iso differs between two builds of the same inputs")
@@ -163,7 +171,14 @@ func bootISO(t *testing.T, iso string, m isoMedium) {
 		expect(t, vm, `^appliance-init: state in RAM`, 0, bootTimeout)
 		expect(t, vm, consoleLine+`firstboot: grow-state: nothing mounted at /run/appliance/state \(state in RAM\)`, 0, bootTimeout)
 	}
+	// The secrets come from the ISO (read-only: kept, and said so).
+	expect(t, vm, consoleLine+`firstboot: cluster-secrets: the ISO's /install/secrets\.img: installed 9 of its 9 files in /var/lib/appliance/cluster for role server `, 0, bootTimeout)
+	expect(t, vm, consoleLine+`firstboot: cluster-secrets: the ISO's /install/secrets\.img is read-only and keeps the server secrets`, 0, bootTimeout)
 	expect(t, vm, consoleLine+`firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
+	line, _ := expect(t, vm, consoleLine+`k3s-standin: test double \(not K3s\): server started with `, 0, bootTimeout)
+	if want := "token-file=/var/lib/appliance/cluster/token"; !strings.Contains(line, want) {
+		t.Errorf("stand-in K3s server config lacks %s: %q", want, line)
+	}
 	t.Logf("%s: OS image attached %.1fs, firstboot done %.1fs after QEMU started",
 		m.name, kernel.Seconds(), time.Since(start).Seconds())
 }
