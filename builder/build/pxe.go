@@ -17,7 +17,10 @@ import (
 // pxeOptions are the bundle's choices from the site: state, roles and the
 // operator's per-role user-data (checked when the site was validated).
 func pxeOptions(s *site.Site, o *site.PXEOutput) (pxe.Options, error) {
-	opts := pxe.Options{State: o.State.StateArg(), DefaultRole: s.Cluster.DefaultRole, UserData: map[string][]byte{}}
+	opts := pxe.Options{
+		State: o.State.StateArg(), DefaultRole: s.Cluster.DefaultRole, UserData: map[string][]byte{},
+		WithholdAgentToken: !o.ServesAgentToken(),
+	}
 	for _, n := range s.Cluster.Nodes {
 		opts.Nodes = append(opts.Nodes, pxe.Node{Hostname: n.Hostname, MAC: n.MAC, Role: n.Role})
 	}

@@ -31,7 +31,7 @@ func (b *pipeline) writeSecretsVolume() (string, error) {
 // the agents' node configs) and makes it 0600, as every artifact that
 // holds a secret is.
 func (b *pipeline) markServedImage() error {
-	if !servesPXE(b.site) || b.agentJoinToken == "" {
+	if !servesPXE(b.site) || !b.site.Outputs.PXE.ServesAgentToken() || b.agentJoinToken == "" {
 		return nil
 	}
 	for i, a := range b.report.Artifacts {

@@ -56,7 +56,23 @@ type PXEOutput struct {
 	ServeFromInitServer bool `yaml:"serveFromInitServer"`
 	// Serve is how the initial server serves it.
 	Serve PXEServe `yaml:"serve"`
+	// AgentToken is AgentTokenServe (the default: the agents' node configs
+	// carry the agent join token, so anyone on the PXE network can join an
+	// agent) or AgentTokenNone (no node config carries it: a netbooted
+	// agent joins only with a token it gets otherwise, from a NoCloud seed
+	// or its state disk).
+	AgentToken string `yaml:"agentToken"`
 }
+
+// Values of PXEOutput.AgentToken.
+const (
+	AgentTokenServe = "serve"
+	AgentTokenNone  = "none"
+)
+
+// ServesAgentToken tells whether the bundle's agent node configs carry the
+// agent join token.
+func (o *PXEOutput) ServesAgentToken() bool { return o.AgentToken != AgentTokenNone }
 
 // PXEServe configures the initial server's boot server.
 type PXEServe struct {
@@ -155,6 +171,9 @@ func (o *Outputs) validate(v *validator) {
 	}
 	if o.PXE != nil {
 		o.PXE.Serve.validate(v)
+		if t := o.PXE.AgentToken; t != "" && t != AgentTokenServe && t != AgentTokenNone {
+			v.errorf("outputs.pxe.agentToken", "%q: want %s or %s", t, AgentTokenServe, AgentTokenNone)
+		}
 		for _, role := range sortedKeys(o.PXE.UserData) {
 			field := "outputs.pxe.userData." + role
 			if role != nodeconfig.RoleServer && role != nodeconfig.RoleAgent {

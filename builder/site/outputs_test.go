@@ -82,6 +82,7 @@ func TestPXEOutput(t *testing.T) {
 		{"bad user-data", "outputs:\n  pxe:\n    userData: {agent: " + bad + "}\n", "site.yaml:13: outputs.pxe.userData.agent: " + bad + " line 2: runcmd: want a list, got \"7\""},
 		{"user-data sets the role", "outputs:\n  pxe:\n    userData: {agent: " + withRole + "}\n", "site.yaml:13: outputs.pxe.userData.agent: " + withRole + " sets appliance.role: the bundle sets each role's config's role itself"},
 		{"bad dhcp mode", "outputs:\n  pxe:\n    serve: {dhcp: yes}\n", `site.yaml:13: outputs.pxe.serve.dhcp: "yes": want proxy, full or off`},
+		{"bad agent token choice", "outputs:\n  pxe:\n    agentToken: sometimes\n", `site.yaml:13: outputs.pxe.agentToken: "sometimes": want serve or none`},
 		{"full dhcp without a range", "outputs:\n  pxe:\n    serve: {dhcp: full}\n", `site.yaml:13: outputs.pxe.serve.range: full DHCP needs a range, e.g. 10.0.0.100-10.0.0.200`},
 		{"full dhcp with a bad range", "outputs:\n  pxe:\n    serve: {dhcp: full, range: 10.0.0.9-10.0.0.1}\n", `site.yaml:13: outputs.pxe.serve.range: "10.0.0.9-10.0.0.1": want FIRST-LAST, two IPv4 addresses, the first not above the last`},
 		{"a range without full dhcp", "outputs:\n  pxe:\n    serve: {range: 10.0.0.1-10.0.0.9}\n", `site.yaml:13: outputs.pxe.serve.range: only full DHCP hands out addresses (dhcp: full)`},

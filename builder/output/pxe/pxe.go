@@ -63,6 +63,18 @@ type Options struct {
 	Nodes []Node
 	// UserData is #cloud-config content per role, added to its node configs.
 	UserData map[string][]byte
+	// WithholdAgentToken leaves output.Inputs.AgentJoinToken out of every
+	// node config (site outputs.pxe.agentToken: none).
+	WithholdAgentToken bool
+}
+
+// servedToken is the token the agents' node configs carry: none when the
+// site withholds it.
+func (o Options) servedToken(in output.Inputs) string {
+	if o.WithholdAgentToken {
+		return ""
+	}
+	return in.AgentJoinToken
 }
 
 // New returns the PXE bundle format.
@@ -131,7 +143,7 @@ func Write(ctx context.Context, path string, in output.Inputs, opts Options) (La
 	if err := checkInputs(in, opts); err != nil {
 		return Layout{}, fmt.Errorf("pxe: %w", err)
 	}
-	configs, err := nodeConfigs(in.Name, in.AgentJoinToken, opts)
+	configs, err := nodeConfigs(in.Name, opts.servedToken(in), opts)
 	if err != nil {
 		return Layout{}, fmt.Errorf("pxe: %w", err)
 	}

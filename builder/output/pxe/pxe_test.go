@@ -200,6 +200,21 @@ func TestNodeConfigs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "nodes", "by-serial.yaml")); err == nil {
 		t.Errorf("a node without a MAC got a config iPXE cannot select")
 	}
+
+	// outputs.pxe.agentToken: none: no config carries a token.
+	opts.WithholdAgentToken = true
+	dir = filepath.Join(t.TempDir(), "pxe")
+	if l, err = Write(context.Background(), dir, in, opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.AgentTokenConfigs) != 0 {
+		t.Errorf("withheld, the agent token is still in %q", l.AgentTokenConfigs)
+	}
+	for _, name := range l.NodeConfigs {
+		if data := mustRead(t, filepath.Join(dir, name)); strings.Contains(data, "AGENT-SECRET") {
+			t.Errorf("withheld, %s holds the agent token:\n%s", name, data)
+		}
+	}
 }
 
 func TestNodeConfigErrors(t *testing.T) {

@@ -46,7 +46,7 @@ func WriteServable(ctx context.Context, dir string, in output.Inputs, opts Serva
 	if err := checkInputs(in, o); err != nil {
 		return fmt.Errorf("pxe: %w", err)
 	}
-	configs, err := nodeConfigs(in.Name, in.AgentJoinToken, o)
+	configs, err := nodeConfigs(in.Name, o.servedToken(in), o)
 	if err != nil {
 		return fmt.Errorf("pxe: %w", err)
 	}
