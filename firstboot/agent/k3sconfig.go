@@ -240,7 +240,8 @@ func joinToken(env *Env, cloudToken string, c *nodeconfig.Cluster, in *k3sconfig
 		}
 		if _, err := os.Stat(env.Path(p)); err != nil {
 			return fmt.Errorf("cluster token %s: %w: this %s gets it from the secrets volume of the raw disk or ISO it boots from; "+
-				"the network serves no server secret, and a netbooted agent gets its token in its node config (docs/security.md)", p, err, env.Role)
+				"the network serves no server secret, and a netbooted agent gets its token in its node config "+
+				"or, with outputs.pxe.agentToken: none, as appliance.token of a NoCloud seed (docs/security.md)", p, err, env.Role)
 		}
 	}
 	return nil
