@@ -24,11 +24,12 @@ const (
 	MaxConfigBytes = 1 << 20
 	// MaxSecretFileBytes bounds a file holding one secret: the file of
 	// cluster.token: file:PATH and cluster.etcdSnapshots.s3.secretKeyFile.
-	// The build and the node read these with the same bound
-	// (builder/build maxSecretFile, firstboot/agent).
+	// The build (builder/build clusterfiles.go) and the node read these
+	// with the same bound.
 	MaxSecretFileBytes = 64 << 10
 	// MaxCAFileBytes bounds cluster.etcdSnapshots.s3.endpointCA, a PEM
-	// bundle (builder/build maxCABundle).
+	// bundle, and the files of the builder's secrets directory
+	// (builder/build clusterid.go).
 	MaxCAFileBytes = 1 << 20
 	// MaxUserDataBytes bounds an outputs.pxe.userData file. Its content is
 	// merged into node configs a netbooting node reads with a 1 MiB bound
