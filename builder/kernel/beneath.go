@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/ml-appliance/appliance/internal/nofollow"
 	"golang.org/x/sys/unix"
 )
 
@@ -71,19 +72,10 @@ func describe(root int, p string, err error) error {
 			case unix.S_IFDIR:
 				continue
 			case unix.S_IFLNK:
-				return fmt.Errorf("%s is a symbolic link (to %q): nothing is written through one", prefix, readlinkAt(root, prefix))
+				return fmt.Errorf("%s is a symbolic link (to %q): nothing is written through one", prefix, nofollow.LinkTarget(root, prefix))
 			}
 			return fmt.Errorf("%s is not a directory", prefix)
 		}
 	}
 	return &fs.PathError{Op: "open", Path: p, Err: err}
-}
-
-func readlinkAt(dirfd int, name string) string {
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(dirfd, name, buf)
-	if err != nil {
-		return "?"
-	}
-	return string(buf[:n])
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ml-appliance/appliance/internal/nofollow"
 	"golang.org/x/sys/unix"
 )
 
@@ -82,22 +83,13 @@ func describeEntry(dirfd int, name, at string, err error) error {
 	if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFLNK:
-			return &linkError{path: at, target: readLinkAt(dirfd, name)}
+			return &linkError{path: at, target: nofollow.LinkTarget(dirfd, name)}
 		case unix.S_IFDIR:
 		default:
 			return fmt.Errorf("%s is not a directory", at)
 		}
 	}
 	return &fs.PathError{Op: "open", Path: at, Err: err}
-}
-
-func readLinkAt(dirfd int, name string) string {
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(dirfd, name, buf)
-	if err != nil {
-		return "?"
-	}
-	return string(buf[:n])
 }
 
 // checkReplaceable says whether name in dir (at, as the document names
@@ -116,7 +108,7 @@ func checkReplaceable(dir *os.File, name, at string) error {
 	case unix.S_IFREG:
 		return nil
 	case unix.S_IFLNK:
-		return &linkError{path: at, target: readLinkAt(int(dir.Fd()), name)}
+		return &linkError{path: at, target: nofollow.LinkTarget(int(dir.Fd()), name)}
 	case unix.S_IFDIR:
 		return fmt.Errorf("%s is a directory", at)
 	}
