@@ -33,7 +33,8 @@ func (b *pipeline) addCluster(ctx context.Context, tree *rootfs.Tree) error {
 	if err != nil {
 		return err
 	}
-	res, err := Resolve(ctx, b.site, ResolveOptions{Cache: c, Pins: b.opts.Lock, Catalog: b.opts.Catalog, Logger: b.log, Progress: b.opts.Progress})
+	res, err := Resolve(ctx, b.site, ResolveOptions{Cache: c, Pins: b.opts.Lock, Catalog: b.opts.Catalog, Logger: b.log, Progress: b.opts.Progress,
+		LocalCharts: b.scratch, ModTime: b.modTime})
 	if err != nil {
 		return err
 	}
@@ -83,8 +84,8 @@ func (b *pipeline) writePlatform(tree *rootfs.Tree, res *Resolution) (k3s.Archiv
 
 func (b *pipeline) reportPlatform(res *Resolution) {
 	for _, c := range res.Platform.Components {
-		b.report.Charts = append(b.report.Charts, report.Chart{Component: c.Catalog.Name, Name: c.Chart.Name,
-			Version: c.Chart.Version, Repo: c.Repo, Digest: c.Chart.SHA256, Size: c.Chart.Size})
+		b.report.Charts = append(b.report.Charts, report.Chart{Component: c.Catalog.Name, Origin: c.Origin, Name: c.Chart.Name,
+			Version: c.Chart.Version, Repo: c.Repo, Path: c.Local, Digest: c.Chart.SHA256, Size: c.Chart.Size})
 	}
 	for i, img := range res.Images {
 		ri := report.Image{Name: img.Name, Digest: img.Digest.String(), Size: img.Size,

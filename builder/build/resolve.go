@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -47,6 +48,10 @@ type ResolveOptions struct {
 	Logger *slog.Logger
 	// Progress shows image pulls; nil shows nothing.
 	Progress *progress.Display
+	// LocalCharts is where the site's local charts are packaged (the
+	// build's scratch directory); ModTime stamps their files.
+	LocalCharts string
+	ModTime     time.Time
 }
 
 // Resolve fetches and verifies the K3s release, resolves the platform and
@@ -74,7 +79,7 @@ func Resolve(ctx context.Context, s *site.Site, opts ResolveOptions) (*Resolutio
 				Binary: rel.Binary.Digest().String(), Airgap: rel.Airgap.Digest().String()}
 		}
 	}
-	if len(s.Platform.Enabled()) == 0 {
+	if !s.HasWorkloads() {
 		return res, nil
 	}
 	cat := opts.Catalog
@@ -84,12 +89,16 @@ func Resolve(ctx context.Context, s *site.Site, opts ResolveOptions) (*Resolutio
 			return nil, err
 		}
 	}
-	plan, err := platform.Resolve(ctx, s, platform.Options{Catalog: cat, Charts: opts.Cache, Lock: opts.Pins, Logger: log})
+	plan, err := platform.Resolve(ctx, s, platform.Options{Catalog: cat, Charts: opts.Cache, Lock: opts.Pins, Logger: log,
+		LocalCharts: opts.LocalCharts, ModTime: opts.ModTime})
 	if err != nil {
 		return nil, err
 	}
 	res.Platform = plan
 	for _, c := range plan.Components {
+		if c.Local != "" {
+			continue // beside the config, under its version control: nothing to pin
+		}
 		res.Lock.Charts = append(res.Lock.Charts, lock.Chart{Component: c.Catalog.Name, Repo: c.Catalog.Chart.Repo,
 			Name: c.Chart.Name, Version: c.Chart.Version, Digest: c.Chart.SHA256})
 	}

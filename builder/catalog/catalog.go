@@ -1,9 +1,9 @@
 // Package catalog reads the platform catalog: one YAML file per component of
 // the ML platform (object storage, MLflow, JupyterHub, ...), each naming the
 // Helm chart that installs it (repository, name, pinned version), the values
-// that suit a small on-prem cluster, the images it starts at run time that
-// its chart does not name, how firstboot tells it is ready, and where an
-// operator reaches it.
+// that suit a small on-prem cluster, where the images it starts at run time
+// (that its chart does not name as container images) are named, how
+// firstboot tells it is ready, and where an operator reaches it.
 //
 // The default catalog is images/catalog in this repository, embedded in the
 // builder (images.Catalog). Files are decoded strictly: an unknown key or a
@@ -48,8 +48,9 @@ type Component struct {
 	// values are merged over them.
 	Values map[string]any `yaml:"values"`
 	// Images are images the component starts at run time that its rendered
-	// chart does not name (notebook servers, model servers, workflow
-	// executors).
+	// chart does not name as a container image (notebook servers, model
+	// servers, workflow executors), each found where the values or the
+	// render name it.
 	Images []Image `yaml:"images"`
 	// Readiness is how firstboot tells the component is up.
 	Readiness Readiness `yaml:"readiness"`
@@ -70,16 +71,6 @@ type Chart struct {
 	Name string `yaml:"name"`
 	// Version is the exact chart version.
 	Version string `yaml:"version"`
-}
-
-// Image is an image a component needs at run time beyond those its chart's
-// manifests name.
-type Image struct {
-	// Ref is the image reference, pinned to a tag or digest (never
-	// "latest").
-	Ref string `yaml:"ref"`
-	// Why says what starts it, for `builder images --why`.
-	Why string `yaml:"why"`
 }
 
 // Readiness says when a component counts as ready.

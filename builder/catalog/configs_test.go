@@ -12,8 +12,9 @@ import (
 // TestExampleConfigsRenderAgainstUpstreamCharts renders every component an
 // example config in configs/ enables, with the config's values merged over
 // the catalog's as a build merges them, against the real upstream chart
-// where one can be had here, and runs the catalog's render checks. The
-// others are reported as skipped subtests, not as checked.
+// where one can be had here, and runs the catalog's render checks and its
+// run-time image checks (runtimeImageProblems). The others are reported as
+// skipped subtests, not as checked.
 func TestExampleConfigsRenderAgainstUpstreamCharts(t *testing.T) {
 	files, err := filepath.Glob("../../configs/*.yaml")
 	if err != nil || len(files) == 0 {
@@ -38,7 +39,11 @@ func TestExampleConfigsRenderAgainstUpstreamCharts(t *testing.T) {
 				if !upstream.Available(c) {
 					t.Skipf("chart %s: no Go module snapshot of its repository here; NOT checked", c.Chart)
 				}
-				upstream.Check(t, c, platform.MergeValues(c.Values, s.Platform[name].Values))
+				values := platform.MergeValues(c.Values, s.Platform[name].Values)
+				upstream.Check(t, c, values)
+				for _, p := range runtimeImageProblems(t, upstream, c, values) {
+					t.Errorf("%s: %s", c.File, p)
+				}
 			})
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/ml-appliance/appliance/builder/charts"
 )
 
 // TargetKubeVersion is the Kubernetes version the upstream render checks
@@ -51,3 +53,19 @@ func (u *UpstreamChecker) Chart(t *testing.T, c *Component, values map[string]an
 	}
 	return ch
 }
+
+// TextImage is an image named inside a string of a rendered object.
+type TextImage = textImage
+
+// TextImages finds the images r's objects name outside image fields
+// (textImages).
+func TextImages(r *charts.Rendered) ([]TextImage, error) {
+	objs, err := parseObjects(r)
+	if err != nil {
+		return nil, err
+	}
+	return textImages(objs), nil
+}
+
+// CanonicalImage is ref fully qualified (canonicalImage).
+func CanonicalImage(ref string) string { return canonicalImage(ref) }

@@ -75,10 +75,10 @@ func loadComponent(fsys fs.FS, file string) (*Component, error) {
 // dnsLabel is a Kubernetes namespace or release name (RFC 1123 label).
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// k3sManifests are the manifests K3s writes into its server manifests
+// K3sManifests are the manifests K3s writes into its server manifests
 // directory (k3s-io/k3s manifests/); the platform's HelmChart manifests are
 // named after their release and must not replace one.
-var k3sManifests = []string{"ccm", "coredns", "local-storage", "metrics-server", "rolebindings", "runtimes", "traefik"}
+var K3sManifests = []string{"ccm", "coredns", "local-storage", "metrics-server", "rolebindings", "runtimes", "traefik"}
 
 // WorkloadKinds are the kinds a readiness rule can wait for.
 var WorkloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
@@ -101,17 +101,12 @@ func (c *Component) check() error {
 	if c.Release != "" && !dnsLabel.MatchString(c.Release) {
 		bad("release", "%q is not a lowercase DNS label", c.Release)
 	}
-	if slices.Contains(k3sManifests, c.ReleaseName()) {
-		bad("release", "%q is the name of one of K3s's own manifests (%s); set another release name", c.ReleaseName(), strings.Join(k3sManifests, ", "))
+	if slices.Contains(K3sManifests, c.ReleaseName()) {
+		bad("release", "%q is the name of one of K3s's own manifests (%s); set another release name", c.ReleaseName(), strings.Join(K3sManifests, ", "))
 	}
 	errs = append(errs, c.Chart.check()...)
 	for i, img := range c.Images {
-		if err := CheckImageRef(img.Ref); err != nil {
-			bad(fmt.Sprintf("images[%d].ref", i), "%v", err)
-		}
-		if img.Why == "" {
-			bad(fmt.Sprintf("images[%d].why", i), "required: say what starts the image")
-		}
+		errs = append(errs, img.check(fmt.Sprintf("images[%d]", i))...)
 	}
 	for i, w := range c.Readiness.Workloads {
 		kind, n, ok := strings.Cut(w, "/")

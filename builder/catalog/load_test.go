@@ -39,12 +39,12 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "latest tag",
 			files: fstest.MapFS{"catalog/web.yaml": {Data: []byte(strings.Replace(validEntry, "worker:2.0", "worker:latest", 1))}},
-			want:  `catalog/web.yaml: images[0].ref: "quay.io/example/worker:latest": the latest tag moves; pin a version`,
+			want:  `catalog/web.yaml: line 8: images[0].ref: "quay.io/example/worker:latest": the latest tag moves; pin a version`,
 		},
 		{
 			name:  "untagged image",
 			files: fstest.MapFS{"catalog/web.yaml": {Data: []byte(strings.Replace(validEntry, "worker:2.0", "worker", 1))}},
-			want:  `catalog/web.yaml: images[0].ref: "quay.io/example/worker" has no tag or digest: pin one`,
+			want:  `catalog/web.yaml: line 8: images[0].ref: "quay.io/example/worker" has no tag or digest: pin one`,
 		},
 		{
 			name:  "range version",
@@ -80,7 +80,7 @@ func TestLoadErrors(t *testing.T) {
 				"catalog/db.yaml":  {Data: []byte(strings.Replace(validEntry, "namespace: apps", "namespace: Apps", 1))},
 			},
 			want: "catalog/db.yaml: namespace: \"Apps\" is not a lowercase DNS label\n" +
-				`catalog/web.yaml: images[0].ref: "quay.io/example/worker:latest": the latest tag moves; pin a version`,
+				`catalog/web.yaml: line 8: images[0].ref: "quay.io/example/worker:latest": the latest tag moves; pin a version`,
 		},
 	}
 	for _, tt := range tests {

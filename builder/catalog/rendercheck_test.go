@@ -56,9 +56,10 @@ func parseObjects(r *charts.Rendered) ([]object, error) {
 // checkRender checks what the catalog promises about c against the chart
 // ch rendered as r: every image pinned, no imagePullPolicy Always, no
 // LoadBalancer Service, the readiness workloads and endpoint Services
-// present, single replicas, and every image the manifests name in
-// arguments, environment or configuration either rendered (so baked) or
-// listed in c.Images. It returns every problem found.
+// present, single replicas. It returns every problem found. That every
+// image the manifests name in arguments, environment or configuration is
+// baked (rendered, or derived by c.Images) is checked with the build's own
+// derivation in package catalog_test (runtimeimages_test.go, TextImages).
 func checkRender(c *Component, ch *chart.Chart, r *charts.Rendered) []string {
 	objs, err := parseObjects(r)
 	if err != nil {
@@ -91,7 +92,6 @@ func checkRender(c *Component, ch *chart.Chart, r *charts.Rendered) []string {
 	}
 	problems = append(problems, missingWorkloads(c, objs)...)
 	problems = append(problems, missingEndpoints(c, objs)...)
-	problems = append(problems, unlistedRuntimeImages(c, objs, uses)...)
 	return problems
 }
 
@@ -204,25 +204,18 @@ func missingEndpoints(c *Component, objs []object) []string {
 // and a tag.
 var imageInText = regexp.MustCompile(`\b[a-z0-9]+(?:[.-][a-z0-9]+)*\.[a-z]{2,}(?::[0-9]+)?/[a-z0-9]+(?:[._/-][a-z0-9]+)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`)
 
-// unlistedRuntimeImages finds images the manifests name outside image
-// fields (a controller's --executor-image flag, an operator's sidecar
-// image) that are neither rendered nor in c.Images, and c.Images entries
-// the chart already renders.
-func unlistedRuntimeImages(c *Component, objs []object, uses []charts.ImageUse) []string {
-	rendered := map[string]bool{}
-	for _, u := range uses {
-		rendered[canonicalImage(u.Image)] = true
-	}
-	listed := map[string]bool{}
-	var out []string
-	for _, img := range c.Images {
-		ref := canonicalImage(img.Ref)
-		listed[ref] = true
-		if rendered[ref] {
-			out = append(out, fmt.Sprintf("images: %s is rendered by the chart already; list only images started at run time", img.Ref))
-		}
-	}
-	seen := map[string]bool{}
+// textImage is an image reference found inside a string of a rendered
+// object: an argument, an environment value, configuration text.
+type textImage struct {
+	Ref, Where string
+}
+
+// textImages finds images the manifests name outside image fields (a
+// controller's --executor-image flag, an operator's sidecar image in a
+// ConfigMap), CRDs aside: every one must be baked, either rendered as a
+// container image or derived by a catalog images rule.
+func textImages(objs []object) []textImage {
+	var out []textImage
 	for _, o := range objs {
 		if o.Kind == "CustomResourceDefinition" {
 			continue
@@ -232,12 +225,7 @@ func unlistedRuntimeImages(c *Component, objs []object, uses []charts.ImageUse) 
 				return // an image field: charts.Images counts it
 			}
 			for _, ref := range imageInText.FindAllString(s, -1) {
-				canon := canonicalImage(ref)
-				if rendered[canon] || listed[canon] || seen[canon] {
-					continue
-				}
-				seen[canon] = true
-				out = append(out, fmt.Sprintf("%s: %s names image %s, which the chart does not render and images does not list: it would be pulled at run time", o, path, ref))
+				out = append(out, textImage{Ref: ref, Where: fmt.Sprintf("%s: %s", o, path)})
 			}
 		})
 	}

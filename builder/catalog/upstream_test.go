@@ -17,7 +17,8 @@ const targetKubeVersion = "v1.36.2+k3s1"
 // values, as K3s's helm-controller would install it, and checks the
 // render: pinned chart version, pinned images, no pull policy Always, no
 // LoadBalancer, the readiness workloads and endpoint Services present,
-// single replicas, every run-time image rendered or listed.
+// single replicas. That every run-time image is rendered or derived is
+// TestRuntimeImagesAgainstUpstreamCharts's (runtimeimages_test.go).
 //
 // Components whose chart repository has no snapshot here are reported as
 // skipped subtests chart-not-available-here/<component>; nothing about
@@ -75,7 +76,11 @@ func checkUpstream(t *testing.T, c *Component, src upstreamCharts) {
 			t.Logf("image %s", u.Image)
 		}
 		for _, img := range c.Images {
-			t.Logf("run-time image %s (%s)", img.Ref, img.Why)
+			if img.From != nil {
+				t.Logf("run-time image from %s (%s)", img.From, img.Why)
+			} else {
+				t.Logf("run-time image %s (%s)", img.Ref, img.Why)
+			}
 		}
 	}
 }

@@ -4,13 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/registry"
 
 	"github.com/ml-appliance/appliance/internal/testrepo"
 )
@@ -173,20 +171,6 @@ func countedChartRepo(t *testing.T, ch *chart.Chart, indexDigest string) (*testr
 // and the manifest digest.
 func pushChart(t *testing.T, ref string) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	path, sum := saveChart(t, testChart(), dir)
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := registry.NewClient(registry.ClientOptPlainHTTP(),
-		registry.ClientOptCredentialsFile(filepath.Join(dir, "registry.json")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushed, err := client.Push(raw, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sum, pushed.Manifest.Digest
+	sum, manifest := testrepo.PushChart(t, testChart(), ref)
+	return strings.TrimPrefix(sum, "sha256:"), manifest
 }

@@ -79,14 +79,23 @@ func manifestImages(top string, m Manifest, add func(image, from string)) error 
 	if obj == nil {
 		return nil
 	}
-	kind, _ := obj["kind"].(string)
-	meta, _ := obj["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
-	ns, _ := meta["namespace"].(string)
 	prefix := "chart " + templateChart(top, m.Template) + ": "
 	if m.Hook {
 		prefix += "hook "
 	}
+	ObjectImages(prefix, obj, add)
+	return nil
+}
+
+// ObjectImages calls add for every image obj, one decoded Kubernetes
+// object, references, as Images finds them in a chart's manifests: with
+// where it is, prefix then "Kind ns/name container c" (a pod spec of the
+// kinds Images lists) or "Kind ns/name field a.b.image" (any other kind).
+func ObjectImages(prefix string, obj map[string]any, add func(image, from string)) {
+	kind, _ := obj["kind"].(string)
+	meta, _ := obj["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	ns, _ := meta["namespace"].(string)
 	prefix += kind + " " + qualify(ns, name)
 	if p, ok := podSpecPath[kind]; ok {
 		spec := dig(obj, p)
@@ -101,10 +110,9 @@ func manifestImages(top string, m Manifest, add func(image, from string)) error 
 				}
 			}
 		}
-		return nil
+		return
 	}
 	walkImages(obj, "", func(path, img string) { add(img, prefix+" field "+path) })
-	return nil
 }
 
 func qualify(ns, name string) string {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -20,10 +21,11 @@ func newImagesCmd() *cobra.Command {
 	var offline, verbose bool
 	cmd := &cobra.Command{
 		Use:   "images --config FILE [--why IMAGE]",
-		Short: "List the images the site's platform needs, and why",
-		Long: "Pull the enabled components' charts, render them with the site's values and list every\n" +
-			"image they and the catalog's run-time extras need, one per line. With --why, say which\n" +
-			"chart, manifest or catalog entry needs IMAGE (a reference, with or without its tag).",
+		Short: "List the images the site's platform and its own workloads need, and why",
+		Long: "Pull the enabled components' and the site's charts, render them with the site's values and\n" +
+			"list every image they, the site's manifests, the catalog's run-time images and the site's\n" +
+			"own image lists need, one per line. With --why, say which chart, manifest, catalog entry or\n" +
+			"site.yaml list needs IMAGE (a reference, with or without its tag).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := loadSite(cmd, "images", config)
@@ -43,7 +45,13 @@ func newImagesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, err := platform.Resolve(cmd.Context(), s, platform.Options{Catalog: cat, Charts: c, Lock: pins, Logger: log})
+			localCharts, err := os.MkdirTemp("", "builder-images-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(localCharts)
+			plan, err := platform.Resolve(cmd.Context(), s, platform.Options{Catalog: cat, Charts: c, Lock: pins, Logger: log,
+				LocalCharts: localCharts})
 			if err != nil {
 				return err
 			}
@@ -66,7 +74,7 @@ func newImagesCmd() *cobra.Command {
 				}
 			}
 			if !found {
-				return fmt.Errorf("images: no enabled component needs %s", why)
+				return fmt.Errorf("images: nothing the site enables needs %s", why)
 			}
 			return nil
 		},

@@ -23,10 +23,20 @@ const origin = "platform"
 func Place(tree *rootfs.Tree, plan *Plan) error {
 	opts := rootfs.FileOptions{Origin: origin}
 	manifest := payload.Platform{KubeVersion: plan.KubeVersion, Components: []payload.PlatformComponent{}}
+	placed := map[string]*Component{} // chart file -> first component with it
 	for _, c := range plan.Components {
 		file := ChartFile(c)
-		if err := tree.AddFileFrom(path.Join(payload.PlatformChartsDir, file), 0o644, c.Chart.Path, opts); err != nil {
-			return fmt.Errorf("place chart %s: %w", file, err)
+		switch first, ok := placed[file]; {
+		case ok && first.Chart.SHA256 != c.Chart.SHA256:
+			return fmt.Errorf("charts of %s (%s) and %s (%s) are both %s %s with different contents: the server serves charts by name and version, so give one another version",
+				first.Catalog.Name, first.Catalog.File, c.Catalog.Name, c.Catalog.File, c.Chart.Name, c.Chart.Version)
+		case ok:
+			// Two releases of one chart: served once.
+		default:
+			placed[file] = c
+			if err := tree.AddFileFrom(path.Join(payload.PlatformChartsDir, file), 0o644, c.Chart.Path, opts); err != nil {
+				return fmt.Errorf("place chart %s: %w", file, err)
+			}
 		}
 		hc, err := HelmChart(c)
 		if err != nil {
@@ -142,6 +152,9 @@ func describe(c *Component) payload.PlatformComponent {
 		Name: c.Catalog.Name, Description: c.Catalog.Description, Namespace: c.Catalog.Namespace,
 		HelmChart: c.Catalog.ReleaseName(), Chart: c.Chart.Name, ChartVersion: c.Chart.Version,
 		Timeout: c.Catalog.Readiness.Timeout.String(), Workloads: c.Workloads, Credentials: c.Catalog.Credentials,
+	}
+	if c.Origin == OriginSite {
+		pc.Origin = payload.OriginSite
 	}
 	for _, e := range c.Catalog.Endpoints {
 		scheme := e.Scheme

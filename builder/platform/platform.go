@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chartutil"
 
@@ -39,14 +40,26 @@ type Options struct {
 	Charts charts.Store
 	// Lock pins chart archives by digest; nil pins nothing.
 	Lock *lock.Lock
+	// LocalCharts is the directory the site's local charts are packaged
+	// into; required when the site has one.
+	LocalCharts string
+	// ModTime is the time stamp of every file in a packaged local chart.
+	ModTime time.Time
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
 }
 
 // Component is one enabled component, resolved.
 type Component struct {
-	// Catalog is the catalog entry.
+	// Catalog is the component's entry: the catalog's, or, for a chart of
+	// the site's own (Origin OriginSite), one made from site.yaml.
 	Catalog *catalog.Component
+	// Origin says where the component comes from: OriginCatalog or
+	// OriginSite.
+	Origin string
+	// Local is a site chart's directory or .tgz; empty for a chart from a
+	// repository.
+	Local string
 	// Repo is the chart repository used: the catalog's, or the site's
 	// mirror for it.
 	Repo string
@@ -98,16 +111,31 @@ func Resolve(ctx context.Context, s *site.Site, opts Options) (*Plan, error) {
 			"kubernetes", plan.KubeVersion)
 	}
 	var errs []error
+	var wanted []*Component
 	for _, name := range s.Platform.Enabled() {
 		entry, ok := opts.Catalog.Component(name)
 		if !ok {
 			errs = append(errs, fmt.Errorf("platform %s: not in the catalog", name))
 			continue
 		}
-		log.Info("resolving platform component", "component", name, "chart", entry.Chart.Name, "version", entry.Chart.Version)
-		c, err := resolveComponent(ctx, s, entry, plan.KubeVersion, opts)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("platform %s: %w", name, err))
+		c := &Component{Catalog: entry, Origin: OriginCatalog, Repo: entry.Chart.Repo,
+			Values: MergeValues(entry.Values, s.Platform[name].Values)}
+		if m, ok := s.Mirrors.Charts[name]; ok {
+			c.Repo = m
+		}
+		wanted = append(wanted, c)
+	}
+	for i := range s.Charts {
+		wanted = append(wanted, siteComponent(s, i))
+	}
+	for _, c := range wanted {
+		what := "platform " + c.Catalog.Name
+		if c.Origin == OriginSite {
+			what = "site chart " + c.Catalog.Name
+		}
+		log.Info("resolving "+what, "chart", c.Catalog.Chart.Name, "version", c.Catalog.Chart.Version, "path", c.Local)
+		if err := resolveComponent(ctx, c, plan.KubeVersion, opts); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 			continue
 		}
 		plan.Components = append(plan.Components, c)
@@ -115,39 +143,49 @@ func Resolve(ctx context.Context, s *site.Site, opts Options) (*Plan, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	slices.SortFunc(plan.Components, func(a, b *Component) int { return strings.Compare(a.Catalog.Name, b.Catalog.Name) })
 	images, err := collectImages(plan.Components)
 	if err != nil {
 		return nil, err
 	}
-	plan.Images = images
+	if plan.Images, err = addSiteImages(images, s, plan.Components); err != nil {
+		return nil, err
+	}
+	if err := checkPassedImages(plan.Components, plan.Images); err != nil {
+		return nil, err
+	}
 	return plan, nil
 }
 
-func resolveComponent(ctx context.Context, s *site.Site, entry *catalog.Component, kubeVersion string, opts Options) (*Component, error) {
-	c := &Component{Catalog: entry, Repo: entry.Chart.Repo}
-	if m, ok := s.Mirrors.Charts[entry.Name]; ok {
-		c.Repo = m
-	}
-	src := charts.Source{Repo: c.Repo, Name: entry.Chart.Name, Version: entry.Chart.Version}
-	if pin, ok := opts.Lock.Chart(entry.Name); ok && pin.Name == src.Name && pin.Version == src.Version {
-		src.Digest = pin.Digest
-	}
+// resolveComponent pulls (or packages) c's chart, renders it with c.Values
+// and finds the workloads to wait for.
+func resolveComponent(ctx context.Context, c *Component, kubeVersion string, opts Options) error {
+	entry := c.Catalog
 	var err error
-	if c.Chart, err = charts.Pull(ctx, src, charts.PullOptions{Store: opts.Charts}); err != nil {
-		return nil, err
+	if c.Local != "" {
+		if opts.LocalCharts == "" {
+			return errors.New("platform: Options.LocalCharts is required for a local chart")
+		}
+		c.Chart, err = charts.PackageLocal(c.Local, opts.LocalCharts, opts.ModTime)
+	} else {
+		src := charts.Source{Repo: c.Repo, Name: entry.Chart.Name, Version: entry.Chart.Version}
+		if pin, ok := opts.Lock.Chart(entry.Name); ok && pin.Name == src.Name && pin.Version == src.Version {
+			src.Digest = pin.Digest
+		}
+		c.Chart, err = charts.Pull(ctx, src, charts.PullOptions{Store: opts.Charts})
 	}
-	c.Values = MergeValues(entry.Values, s.Platform[entry.Name].Values)
+	if err != nil {
+		return err
+	}
 	c.Rendered, err = charts.Render(c.Chart.Chart, charts.RenderOptions{
 		ReleaseName: entry.ReleaseName(), Namespace: entry.Namespace,
 		Values: c.Values, KubeVersion: kubeVersion,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if c.Workloads, err = workloads(entry, c.Rendered); err != nil {
-		return nil, err
-	}
-	return c, nil
+	c.Workloads, err = workloads(entry, c.Rendered)
+	return err
 }
 
 // KubeVersion is the Kubernetes version a K3s release's API server
@@ -192,8 +230,12 @@ func collectImages(comps []*Component) ([]Need, error) {
 		for _, u := range uses {
 			need(u.Image, c.Catalog.Name, u.From...)
 		}
-		for _, img := range c.Catalog.Images {
-			need(img.Ref, c.Catalog.Name, "catalog "+c.Catalog.Name+": "+img.Why)
+		runtime, err := componentRuntimeImages(c)
+		if err != nil {
+			return nil, fmt.Errorf("platform %s: %w", c.Catalog.Name, err)
+		}
+		for _, img := range runtime {
+			need(img.Ref, c.Catalog.Name, img.From+": "+img.Why)
 		}
 	}
 	var errs []error

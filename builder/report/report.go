@@ -66,11 +66,16 @@ type ClusterIdentity struct {
 
 // Chart is one platform component's chart.
 type Chart struct {
+	// Component is the catalog component or the site's chart (its release).
 	Component string `json:"component"`
-	Name      string `json:"name"`
-	Version   string `json:"version"`
-	// Repo is the repository it was pulled from (a mirror, if configured).
-	Repo string `json:"repo"`
+	// Origin is "catalog" or "site".
+	Origin  string `json:"origin,omitempty"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Repo is the repository it was pulled from (a mirror, if configured);
+	// Path the site's local chart it was packaged from.
+	Repo string `json:"repo,omitempty"`
+	Path string `json:"path,omitempty"`
 	// Digest is "sha256:<hex>" of the chart archive.
 	Digest string `json:"digest"`
 	Size   int64  `json:"size"`

@@ -1,11 +1,15 @@
 package site
 
-import "os"
+import (
+	"os"
+
+	"github.com/ml-appliance/appliance/builder/charts"
+)
 
 // CheckInputs checks that the local files and directories a build reads
 // are there and are what the config says: os.base.rootfs, os.kernel.deb,
 // os.bootloader.efi, k3s.binary and k3s.airgap regular files, os.base.dir
-// a directory. Its errors are *Error values at the field's line.
+// a directory, each charts[].path a chart Helm would load. Its errors are *Error values at the field's line.
 //
 // Load leaves this out, so a config can be validated and its images listed
 // on a machine that does not hold the inputs (the example configs name a
@@ -35,6 +39,17 @@ func (s *Site) CheckInputs() error {
 			v.errorf(in.field, "%s is %s, not a directory", in.path, modeKind(fi.Mode()))
 		case !in.dir && !fi.Mode().IsRegular():
 			v.errorf(in.field, "%s is %s, not a regular file", in.path, modeKind(fi.Mode()))
+		}
+	}
+	for i, c := range s.Charts {
+		if c.Path == "" {
+			continue
+		}
+		// Loaded as the build will (bounded, no symlink followed), so a
+		// directory without Chart.yaml or a dependency not vendored fails
+		// here.
+		if _, err := charts.LoadLocal(c.Path); err != nil {
+			v.errorf(index("charts", i)+".path", "%v", err)
 		}
 	}
 	return v.rep.err()

@@ -29,6 +29,10 @@ type PlatformComponent struct {
 	// Values are merged over the catalog's values for the chart (maps
 	// merge key by key; anything else replaces; null removes a key).
 	Values Values `yaml:"values"`
+	// Images are further run-time images of the component (a notebook
+	// image a jupyterhub profile offers, a workflow step's image), baked
+	// with the platform's.
+	Images []string `yaml:"images"`
 }
 
 // Values are free-form chart values.
@@ -79,6 +83,9 @@ func (p *Platform) validate(v *validator) {
 			}
 			v.errorf("platform."+name, "%s; it has %s", msg, strings.Join(cat.Names(), ", "))
 			continue
+		}
+		for j, img := range (*p)[name].Images {
+			checkImage(v, index("platform."+name+".images", j), img)
 		}
 		if !slices.Contains(enabled, name) {
 			continue

@@ -86,24 +86,7 @@ func fileKind(path string) string {
 }
 
 // modeKind names a file type: "a directory", "a named pipe (FIFO)", ...
-func modeKind(m fs.FileMode) string {
-	switch t := m.Type(); {
-	case t == 0:
-		return "a regular file"
-	case t&fs.ModeDir != 0:
-		return "a directory"
-	case t&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case t&fs.ModeSocket != 0:
-		return "a socket"
-	case t&fs.ModeCharDevice != 0:
-		return "a character device"
-	case t&fs.ModeDevice != 0:
-		return "a block device"
-	default:
-		return "a special file"
-	}
-}
+func modeKind(m fs.FileMode) string { return smallfile.Kind(m) }
 
 // unwrapPathError drops the operation and path an *fs.PathError repeats.
 func unwrapPathError(err error) error {

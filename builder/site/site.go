@@ -51,6 +51,11 @@ type Site struct {
 	K3s     K3s     `yaml:"k3s"`
 	// Platform enables components of the ML platform catalog.
 	Platform Platform `yaml:"platform"`
+	// Charts, Manifests and Images are the site's own workloads, baked
+	// and brought up like the platform's (charts.go, workloads.go).
+	Charts    Charts    `yaml:"charts"`
+	Manifests Manifests `yaml:"manifests"`
+	Images    Images    `yaml:"images"`
 	// Mirrors redirect downloads to internal mirrors.
 	Mirrors Mirrors `yaml:"mirrors"`
 
@@ -73,7 +78,7 @@ type (
 
 // sections lists the sections in file order.
 func (s *Site) sections() []any {
-	return []any{&s.Metadata, &s.OS, &s.Cluster, &s.Outputs, &s.K3s, &s.Platform, &s.Mirrors}
+	return []any{&s.Metadata, &s.OS, &s.Cluster, &s.Outputs, &s.K3s, &s.Platform, &s.Charts, &s.Manifests, &s.Images, &s.Mirrors}
 }
 
 // Load reads a site config, decodes it strictly, sets defaults and validates
@@ -160,6 +165,15 @@ func (s *Site) check() *report {
 	if len(s.Platform.Enabled()) > 0 && !s.K3s.Enabled() {
 		v.errorf("platform", "the platform runs on K3s: add a k3s section")
 	}
+	for _, sec := range []struct {
+		field string
+		n     int
+	}{{"charts", len(s.Charts)}, {"manifests", len(s.Manifests)}, {"images", len(s.Images)}} {
+		if sec.n > 0 && !s.K3s.Enabled() {
+			v.errorf(sec.field, "the site's workloads run on K3s: add a k3s section")
+		}
+	}
+	s.validateReleaseNames(v)
 	return v.rep
 }
 
@@ -184,4 +198,13 @@ func (v *validator) warnf(path, format string, args ...any) {
 		return
 	}
 	v.rep.warnf(v.src.line(path), path, format, args...)
+}
+
+// Where names the place of a field in the config for messages made outside
+// this package: "site.yaml:12" (just the file when the line is unknown).
+func (s *Site) Where(path string) string {
+	if l := s.src.line(path); l > 0 {
+		return fmt.Sprintf("%s:%d", s.File, l)
+	}
+	return s.File
 }

@@ -53,8 +53,12 @@ func RunPlatform(ctx context.Context, env *Env, opts PlatformOptions) error {
 		opts.Poll = bringup.DefaultPoll
 	}
 	kubeconfig := env.Path(payload.K3sKubeconfigPath)
+	// `firstboot status` lists the components from the start.
+	waiting := bringup.Waiting(platform, env.Now().UTC())
+	writeStatus(env, waiting)
 	if err := waitForFile(ctx, env, kubeconfig, opts.APITimeout, opts.Poll); err != nil {
-		writeStatus(env, bringup.Status{Updated: env.Now().UTC(), API: "kubernetes API unreachable: " + err.Error()})
+		waiting.Updated, waiting.API = env.Now().UTC(), "kubernetes API unreachable: "+err.Error()
+		writeStatus(env, waiting)
 		return err
 	}
 	restConfig, err := clientcmd.BuildConfigFromFlags("", kubeconfig)

@@ -126,16 +126,21 @@ func newReporter(opts Options) *reporter {
 	if r.logf == nil {
 		r.logf = func(string, ...any) {}
 	}
-	r.status.API = APIWaiting
-	now := time.Now()
-	for _, c := range opts.Platform.Components {
-		r.status.Components = append(r.status.Components, ComponentStatus{
-			Name: c.Name, Namespace: c.Namespace, State: StateWaiting,
+	r.status = Waiting(opts.Platform, time.Now())
+	return r
+}
+
+// Waiting is the status before the API server answered: every component
+// of p waiting for it.
+func Waiting(p payload.Platform, now time.Time) Status {
+	s := Status{API: APIWaiting, Updated: now}
+	for _, c := range p.Components {
+		s.Components = append(s.Components, ComponentStatus{
+			Name: c.Name, Origin: c.Origin, Namespace: c.Namespace, State: StateWaiting,
 			Reason: "waiting for the API server", Since: now,
 		})
 	}
-	r.status.Updated = now
-	return r
+	return s
 }
 
 // start reports the initial Status: everything waiting for the API.

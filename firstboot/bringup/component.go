@@ -65,14 +65,14 @@ func (w *watcher) run(ctx context.Context) {
 	}
 	eps := w.endpoints(ctx)
 	w.report(ComponentStatus{
-		Name: c.Name, Namespace: c.Namespace, State: StateReady,
+		Name: c.Name, Origin: c.Origin, Namespace: c.Namespace, State: StateReady,
 		Endpoints: eps, Credentials: c.Credentials,
 	})
 }
 
 func (w *watcher) set(state, reason string, detail []string) {
 	w.report(ComponentStatus{
-		Name: w.component.Name, Namespace: w.component.Namespace,
+		Name: w.component.Name, Origin: w.component.Origin, Namespace: w.component.Namespace,
 		State: state, Reason: reason, Detail: detail,
 		Credentials: w.component.Credentials,
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ml-appliance/appliance/firstboot/atomicfile"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 // Component states.
@@ -39,7 +40,10 @@ type Status struct {
 
 // ComponentStatus is one component's state.
 type ComponentStatus struct {
-	Name      string `json:"name"`
+	Name string `json:"name"`
+	// Origin is payload.PlatformComponent's: "site" for a chart of the
+	// site's own, empty for the catalog's.
+	Origin    string `json:"origin,omitempty"`
 	Namespace string `json:"namespace"`
 	// State is StateWaiting, StateInstalling, StateReady or StateFailed.
 	State string `json:"state"`
@@ -83,6 +87,7 @@ func ReadStatusFile(path string) (Status, error) {
 // FormatText writes one line per component:
 //
 //	minio ready  API: http://10.0.0.10:30900  (credentials: secret minio/minio)
+//	tiny-model (site chart) ready  inference: http://10.0.0.10:31080/v2/
 //	mlflow failed: install job kube-system/helm-install-mlflow failed: BackoffLimitExceeded: ...; events: ...
 //
 // preceded by a line about the API server while it is not ready: waiting,
@@ -104,7 +109,11 @@ func FormatText(w io.Writer, s Status) {
 // ready, where the credentials are.
 func componentLine(c ComponentStatus) string {
 	var b strings.Builder
-	b.WriteString(c.Name + " " + c.State)
+	b.WriteString(c.Name)
+	if c.Origin == payload.OriginSite {
+		b.WriteString(" (site chart)")
+	}
+	b.WriteString(" " + c.State)
 	if c.Reason != "" {
 		b.WriteString(": " + c.Reason)
 	}

@@ -41,6 +41,9 @@ type Platform struct {
 type PlatformComponent struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// Origin is OriginSite for a chart of the site's own (site.yaml
+	// charts), empty for a catalog component.
+	Origin string `json:"origin,omitempty"`
 	// Namespace the release is installed into.
 	Namespace string `json:"namespace"`
 	// HelmChart is the name of the HelmChart object (namespace
@@ -69,6 +72,9 @@ type Endpoint struct {
 	Scheme  string `json:"scheme"`
 	Path    string `json:"path,omitempty"`
 }
+
+// OriginSite marks a chart of the site's own in PlatformComponent.Origin.
+const OriginSite = "site"
 
 // HelmChartNamespace is where the HelmChart objects live.
 const HelmChartNamespace = "kube-system"

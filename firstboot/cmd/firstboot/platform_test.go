@@ -174,3 +174,37 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestStatusListsComponentsBeforeTheAPI: the status lists every component,
+// the site's own charts marked, while K3s has not written its kubeconfig,
+// and after the wait for it gave up.
+func TestStatusListsComponentsBeforeTheAPI(t *testing.T) {
+	root := t.TempDir()
+	data, err := json.Marshal(payload.Platform{Components: []payload.PlatformComponent{
+		{Name: "minio", Namespace: "minio", HelmChart: "minio", Workloads: []string{"Deployment/minio"}},
+		{Name: "tiny-model", Origin: payload.OriginSite, Namespace: "models", HelmChart: "tiny-model", Workloads: []string{"Deployment/tiny-model"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(root, payload.PlatformManifest), string(data))
+	writeFile(t, filepath.Join(root, agent.StateDir, "steps/decide-role.json"),
+		`{"step":"decide-role","completed":"2026-03-01T10:00:00Z","values":{"role":"server","clusterInit":"true","hostname":"ctrl-1"}}`)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"platform", "--root", root, "--poll", "50ms", "--api-timeout", "200ms"}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("platform without a kubeconfig: code %d, stderr %q; want 1", code, stderr.String())
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"status", "--root", root}, &stdout, &stderr); code != 0 {
+		t.Fatalf("status: code %d, %s", code, stderr.String())
+	}
+	for _, want := range []string{
+		"):\nkubernetes API unreachable: ",
+		"\nminio waiting: waiting for the API server\ntiny-model (site chart) waiting: waiting for the API server\n",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ml-appliance/appliance/builder/catalog"
+	"github.com/ml-appliance/appliance/builder/site"
+	"github.com/ml-appliance/appliance/firstboot/payload"
+)
+
+// Where a component comes from (Component.Origin).
+const (
+	// OriginCatalog is a component of the platform catalog.
+	OriginCatalog = "catalog"
+	// OriginSite is a chart of the site's own (site.yaml charts).
+	OriginSite = payload.OriginSite
+)
+
+// siteComponent makes the site's chart i into a component, its entry
+// built as a catalog entry would be, so everything after (render,
+// workloads, HelmChart, platform.json, firstboot's wait) treats both alike.
+func siteComponent(s *site.Site, i int) *Component {
+	sc := s.Charts[i]
+	field := fmt.Sprintf("charts[%d]", i)
+	entry := &catalog.Component{
+		Name: sc.Name, File: field,
+		Description: sc.Description, Namespace: sc.Namespace, Release: sc.Name,
+		Chart:     catalog.Chart{Repo: sc.Repo, Name: sc.Chart, Version: sc.Version},
+		Readiness: catalog.Readiness{Timeout: catalog.Duration(sc.Readiness.Timeout), Workloads: sc.Readiness.Workloads},
+	}
+	if where := s.Where(field); where != "" {
+		entry.File = where + ": " + field // site.yaml:14: charts[1]
+	}
+	if entry.Description == "" {
+		entry.Description = "the site's chart " + sc.Name
+	}
+	if entry.Readiness.Timeout == 0 {
+		entry.Readiness.Timeout = catalog.DefaultTimeout
+	}
+	for _, e := range sc.Endpoints {
+		entry.Endpoints = append(entry.Endpoints, catalog.Endpoint{Name: e.Name, Service: e.Service, Port: int(e.Port), Scheme: e.Scheme, Path: e.Path})
+	}
+	values := map[string]any{}
+	for _, f := range sc.MergedValuesFiles() {
+		values = MergeValues(values, f)
+	}
+	return &Component{Catalog: entry, Origin: OriginSite, Local: sc.Path, Repo: sc.Repo,
+		Values: MergeValues(values, sc.Values)}
+}
+
+// addSiteImages adds to needs the images the site lists itself: each
+// component's platform.<name>.images, each site chart's images and the
+// top-level images (manifests' images come with their manifests), and
+// returns them all sorted by reference.
+func addSiteImages(needs []Need, s *site.Site, comps []*Component) ([]Need, error) {
+	byRef := map[string]*Need{}
+	for i := range needs {
+		byRef[needs[i].Ref] = &needs[i]
+	}
+	var added []*Need
+	add := func(ref, component, from string) {
+		n, ok := byRef[ref]
+		if !ok {
+			n = &Need{Ref: ref}
+			byRef[ref] = n
+			added = append(added, n)
+		}
+		n.From = append(n.From, from)
+		n.Components = append(n.Components, component)
+	}
+	for _, c := range comps {
+		var refs []string
+		var from string
+		switch c.Origin {
+		case OriginCatalog:
+			refs, from = s.Platform[c.Catalog.Name].Images, "site platform."+c.Catalog.Name+".images"
+		case OriginSite:
+			for _, sc := range s.Charts {
+				if sc.Name == c.Catalog.Name {
+					refs = sc.Images
+				}
+			}
+			from = "site chart " + c.Catalog.Name + ": images"
+		}
+		for _, ref := range refs {
+			add(ref, c.Catalog.Name, from)
+		}
+	}
+	for _, ref := range s.Images {
+		add(ref, "site", "site images")
+	}
+	var errs []error
+	out := make([]Need, 0, len(byRef))
+	for _, n := range byRef {
+		slices.Sort(n.From)
+		slices.Sort(n.Components)
+		n.From, n.Components = slices.Compact(n.From), slices.Compact(n.Components)
+		out = append(out, *n)
+	}
+	for _, n := range added {
+		if err := catalog.CheckImageRef(n.Ref); err != nil {
+			errs = append(errs, fmt.Errorf("image %v (needed by %s)", err, strings.Join(n.From, "; ")))
+		}
+	}
+	slices.SortFunc(out, func(a, b Need) int { return strings.Compare(a.Ref, b.Ref) })
+	return out, errors.Join(errs...)
+}

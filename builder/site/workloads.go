@@ -1,0 +1,84 @@
+package site
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ml-appliance/appliance/builder/catalog"
+)
+
+// Manifests are files or directories of plain Kubernetes YAML, relative to
+// the config file, that K3s's deploy controller applies on the servers
+// (docs/site-config.md, "The site's own workloads"):
+//
+//	manifests: [manifests/monitor.yaml, manifests/team/]
+type Manifests []string
+
+// Images are further images to bake, by tag or digest, beyond those the
+// platform, the site's charts and manifests name (a notebook image users
+// pick, a pipeline step's image):
+//
+//	images: [registry.example/team/notebook:1.2]
+type Images []string
+
+func (m *Manifests) resolvePaths(dir string) {
+	for i := range *m {
+		(*m)[i] = resolve(dir, (*m)[i])
+	}
+}
+
+func (m *Manifests) validate(v *validator) {
+	for i, p := range *m {
+		if p == "" {
+			v.errorf(index("manifests", i), "empty path")
+		} else if IsURL(p) {
+			v.errorf(index("manifests", i), "%q: a manifest is a local file or directory beside the config", p)
+		}
+	}
+}
+
+func (im *Images) validate(v *validator) {
+	seen := map[string]int{}
+	for i, ref := range *im {
+		p := index("images", i)
+		if first, ok := seen[ref]; ok {
+			v.warnf(p, "%s is listed twice (also images[%d])", ref, first)
+			continue
+		}
+		seen[ref] = i
+		checkImage(v, p, ref)
+	}
+}
+
+// HasWorkloads reports whether the site runs anything on K3s beyond K3s
+// itself: platform components, charts, manifests or images of its own.
+func (s *Site) HasWorkloads() bool {
+	return len(s.Platform.Enabled()) > 0 || len(s.Charts) > 0 || len(s.Manifests) > 0 || len(s.Images) > 0
+}
+
+// validateReleaseNames checks that the site's charts name no catalog
+// component (enabled or not: a HelmChart is named after its release, all
+// in one namespace, and enabling the component later must not replace
+// the site's chart) and none of K3s's own manifests.
+func (s *Site) validateReleaseNames(v *validator) {
+	cat, err := catalog.Default()
+	if err != nil {
+		return // the platform section reports a broken catalog
+	}
+	for i, c := range s.Charts {
+		p := index("charts", i) + ".name"
+		for _, comp := range cat.Components() {
+			if c.Name == comp.Name || c.Name == comp.ReleaseName() {
+				v.errorf(p, "%q is the catalog component %s's name (its HelmChart is %s): name the site's chart otherwise", c.Name, comp.Name, comp.ReleaseName())
+			}
+		}
+		if slices.Contains(catalog.K3sManifests, c.Name) {
+			v.errorf(p, "%q is the name of one of K3s's own manifests (%s): name the site's chart otherwise", c.Name, strings.Join(catalog.K3sManifests, ", "))
+		}
+	}
+}
+
+// String renders a duration as time.Duration does.
+func (d Duration) String() string { return fmt.Sprint(time.Duration(d)) }
