@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/ml-appliance/appliance/firstboot/payload"
 	"gopkg.in/yaml.v3"
 )
 
@@ -75,11 +77,6 @@ func loadComponent(fsys fs.FS, file string) (*Component, error) {
 // dnsLabel is a Kubernetes namespace or release name (RFC 1123 label).
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-// K3sManifests are the manifests K3s writes into its server manifests
-// directory (k3s-io/k3s manifests/); the platform's HelmChart manifests are
-// named after their release and must not replace one.
-var K3sManifests = []string{"ccm", "coredns", "local-storage", "metrics-server", "rolebindings", "runtimes", "traefik"}
-
 // WorkloadKinds are the kinds a readiness rule can wait for.
 var WorkloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
 
@@ -101,8 +98,10 @@ func (c *Component) check() error {
 	if c.Release != "" && !dnsLabel.MatchString(c.Release) {
 		bad("release", "%q is not a lowercase DNS label", c.Release)
 	}
-	if slices.Contains(K3sManifests, c.ReleaseName()) {
-		bad("release", "%q is the name of one of K3s's own manifests (%s); set another release name", c.ReleaseName(), strings.Join(K3sManifests, ", "))
+	// The HelmChart manifest is named after the release, in the directory
+	// K3s applies its own manifests from (payload.K3sAddonNames).
+	if slices.Contains(payload.K3sAddonNames, c.ReleaseName()) {
+		bad("release", "%q is the name of one of K3s's own manifests or of a component `k3s server --disable` removes; set another release name", c.ReleaseName())
 	}
 	errs = append(errs, c.Chart.check()...)
 	for i, img := range c.Images {

@@ -223,4 +223,3 @@ func (t *chartTree) linkError(dir *os.File, base, name string) error {
 	return fmt.Errorf("%s is a symbolic link (to %s): a chart's files must be in its directory (Helm would follow the link); copy it in instead",
 		path.Clean(name), nofollow.LinkTarget(int(dir.Fd()), base))
 }
-

@@ -48,6 +48,9 @@ func Place(tree *rootfs.Tree, plan *Plan) error {
 		}
 		manifest.Components = append(manifest.Components, describe(c))
 	}
+	if err := placeSiteManifests(tree, plan, opts); err != nil {
+		return err
+	}
 	reg, err := Registries(plan.Images)
 	if err != nil {
 		return err
@@ -164,4 +167,26 @@ func describe(c *Component) payload.PlatformComponent {
 		pc.Endpoints = append(pc.Endpoints, payload.Endpoint{Name: e.Name, Service: e.Service, Port: e.Port, Scheme: scheme, Path: e.Path})
 	}
 	return pc
+}
+
+// placeSiteManifests adds the site's manifests beside the HelmChart
+// manifests, each under its K3s Addon name (validation refused a name a
+// HelmChart manifest has; checked again, since both share a directory).
+func placeSiteManifests(tree *rootfs.Tree, plan *Plan, opts rootfs.FileOptions) error {
+	if plan.Manifests == nil {
+		return nil
+	}
+	releases := map[string]bool{}
+	for _, c := range plan.Components {
+		releases[c.Catalog.ReleaseName()] = true
+	}
+	for _, f := range plan.Manifests.Files() {
+		if releases[f.Addon] {
+			return fmt.Errorf("site manifest %s: K3s would name its objects %q, as it names the HelmChart of release %s: rename the file", f.Source, f.Addon, f.Addon)
+		}
+		if err := tree.AddFile(path.Join(payload.PlatformManifestsDir, f.Name), 0o644, f.Data, opts); err != nil {
+			return fmt.Errorf("place site manifest %s: %w", f.Source, err)
+		}
+	}
+	return nil
 }

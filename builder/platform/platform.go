@@ -29,6 +29,7 @@ import (
 	"github.com/ml-appliance/appliance/builder/catalog"
 	"github.com/ml-appliance/appliance/builder/charts"
 	"github.com/ml-appliance/appliance/builder/lock"
+	"github.com/ml-appliance/appliance/builder/manifests"
 	"github.com/ml-appliance/appliance/builder/site"
 )
 
@@ -92,6 +93,8 @@ type Plan struct {
 	Components []*Component
 	// Images are every image needed, sorted by reference.
 	Images []Need
+	// Manifests are the site's own manifests; nil when it has none.
+	Manifests *manifests.Set
 }
 
 // Resolve pulls, merges and renders every component s enables. It fails
@@ -144,11 +147,24 @@ func Resolve(ctx context.Context, s *site.Site, opts Options) (*Plan, error) {
 		return nil, err
 	}
 	slices.SortFunc(plan.Components, func(a, b *Component) int { return strings.Compare(a.Catalog.Name, b.Catalog.Name) })
+	if len(s.Manifests) > 0 {
+		set, err := manifests.Read(s.Manifests)
+		if err != nil {
+			return nil, fmt.Errorf("site manifests: %w", err)
+		}
+		for _, w := range set.Warnings() {
+			log.Warn("site manifests: " + w)
+		}
+		for _, sk := range set.Skipped() {
+			log.Info("site manifests: left out "+sk.Path, "reason", sk.Reason)
+		}
+		plan.Manifests = set
+	}
 	images, err := collectImages(plan.Components)
 	if err != nil {
 		return nil, err
 	}
-	if plan.Images, err = addSiteImages(images, s, plan.Components); err != nil {
+	if plan.Images, err = addSiteImages(images, s, plan.Components, plan.Manifests); err != nil {
 		return nil, err
 	}
 	if err := checkPassedImages(plan.Components, plan.Images); err != nil {

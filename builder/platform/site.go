@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ml-appliance/appliance/builder/catalog"
+	"github.com/ml-appliance/appliance/builder/manifests"
 	"github.com/ml-appliance/appliance/builder/site"
 	"github.com/ml-appliance/appliance/firstboot/payload"
 )
@@ -51,11 +52,11 @@ func siteComponent(s *site.Site, i int) *Component {
 		Values: MergeValues(values, sc.Values)}
 }
 
-// addSiteImages adds to needs the images the site lists itself: each
-// component's platform.<name>.images, each site chart's images and the
-// top-level images (manifests' images come with their manifests), and
-// returns them all sorted by reference.
-func addSiteImages(needs []Need, s *site.Site, comps []*Component) ([]Need, error) {
+// addSiteImages adds to needs the images the site names itself: each
+// component's platform.<name>.images, each site chart's images, the
+// images of the site's manifests (set, nil for none) and the top-level
+// images, and returns them all sorted by reference.
+func addSiteImages(needs []Need, s *site.Site, comps []*Component, set *manifests.Set) ([]Need, error) {
 	byRef := map[string]*Need{}
 	for i := range needs {
 		byRef[needs[i].Ref] = &needs[i]
@@ -87,6 +88,13 @@ func addSiteImages(needs []Need, s *site.Site, comps []*Component) ([]Need, erro
 		}
 		for _, ref := range refs {
 			add(ref, c.Catalog.Name, from)
+		}
+	}
+	if set != nil {
+		for _, u := range set.Images() {
+			for _, from := range u.From {
+				add(u.Image, "site", from)
+			}
 		}
 	}
 	for _, ref := range s.Images {

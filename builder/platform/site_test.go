@@ -1,8 +1,10 @@
 package platform
 
 import (
+	"bytes"
 	"encoding/json"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,8 +17,12 @@ import (
 	"github.com/ml-appliance/appliance/internal/testrepo"
 )
 
-// tinyModelServer is the example chart kept in configs/.
-var tinyModelServer = filepath.Join("..", "..", "configs", "charts", "tiny-model-server")
+// tinyModelServer and smokeTest are the example chart and manifest kept in
+// configs/.
+var (
+	tinyModelServer = filepath.Join("..", "..", "configs", "charts", "tiny-model-server")
+	smokeTest       = filepath.Join("..", "..", "configs", "manifests", "model-smoke-test.yaml")
+)
 
 // TestSiteChartsFromRepositoryOCIAndDirectory resolves three charts of the
 // site's own (one from a chart repository, one from an OCI registry, one a
@@ -37,6 +43,7 @@ func TestSiteChartsFromRepositoryOCIAndDirectory(t *testing.T) {
 			Endpoints: []site.Endpoint{{Name: "inference", Service: "tiny", Port: 8080, Path: "/v2/"}}},
 	}
 	s.Images = []string{"registry.example/team/step:2.1"}
+	s.Manifests = site.Manifests{smokeTest}
 	plan, err := Resolve(ctx, s, Options{Catalog: testCatalog(t, repo.URL), Charts: newCache(t),
 		LocalCharts: t.TempDir(), ModTime: time.Unix(1700000000, 0)})
 	if err != nil {
@@ -85,6 +92,13 @@ func TestSiteChartsFromRepositoryOCIAndDirectory(t *testing.T) {
 		if !strings.Contains(hc, want) {
 			t.Errorf("HelmChart of the site's chart lacks %q:\n%s", want, hc)
 		}
+	}
+	written, err := os.ReadFile(smokeTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := treeFile(t, tree, payload.PlatformManifestsDir+"/model-smoke-test.yaml"); !bytes.Equal(got, written) {
+		t.Errorf("the site's manifest placed as\n%s\nwant it as written:\n%s", got, written)
 	}
 	var manifest payload.Platform
 	if err := json.Unmarshal(treeFile(t, tree, payload.PlatformManifest), &manifest); err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 // Network is the site network that nodes with a static address use.
@@ -25,13 +26,6 @@ type Network struct {
 
 // IsZero reports whether the section is left out.
 func (n Network) IsZero() bool { return n.Gateway == "" && n.DNS == nil && n.NTP == nil }
-
-// k3sDisableItems are the packaged components `k3s server --disable`
-// knows. K3s lists them in DisableItems (pkg/cli/cmds/stage.go); the list
-// changed between releases (runtimes, then snapshot-controller), so this is
-// their union. K3s itself ignores a name it does not know, which would
-// leave a misspelt component running.
-var k3sDisableItems = []string{"coredns", "servicelb", "traefik", "local-storage", "metrics-server", "runtimes", "snapshot-controller"}
 
 // defaultServer is https://<initial server's address>:6443, or "" when the
 // initial server has no (valid) static address.
@@ -127,8 +121,8 @@ func (c *Cluster) checkDisable(v *validator) {
 	for i, item := range c.Disable {
 		p := index("cluster.disable", i)
 		switch {
-		case !slices.Contains(k3sDisableItems, item):
-			v.errorf(p, "unknown K3s component %q (want one of %s)", item, strings.Join(k3sDisableItems, ", "))
+		case !slices.Contains(payload.K3sDisableItems, item):
+			v.errorf(p, "unknown K3s component %q (want one of %s)", item, strings.Join(payload.K3sDisableItems, ", "))
 		case seen[item] != "":
 			v.errorf(p, "duplicate %q (also %s)", item, seen[item])
 		default:

@@ -9,7 +9,8 @@ import (
 // CheckInputs checks that the local files and directories a build reads
 // are there and are what the config says: os.base.rootfs, os.kernel.deb,
 // os.bootloader.efi, k3s.binary and k3s.airgap regular files, os.base.dir
-// a directory, each charts[].path a chart Helm would load. Its errors are *Error values at the field's line.
+// a directory, each charts[].path a chart Helm would load, the manifests
+// Kubernetes objects K3s would apply (checkManifests). Its errors are *Error values at the field's line.
 //
 // Load leaves this out, so a config can be validated and its images listed
 // on a machine that does not hold the inputs (the example configs name a
@@ -52,5 +53,6 @@ func (s *Site) CheckInputs() error {
 			v.errorf(index("charts", i)+".path", "%v", err)
 		}
 	}
+	s.checkManifests(v)
 	return v.rep.err()
 }

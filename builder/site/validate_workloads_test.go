@@ -40,7 +40,11 @@ func TestValidateSiteCharts(t *testing.T) {
 	}, {
 		name: "clash with a K3s manifest",
 		data: withPlatform("charts:\n  - {name: traefik, path: a}\n"),
-		want: `site.yaml:14: charts[0].name: "traefik" is the name of one of K3s's own manifests (ccm, coredns, local-storage, metrics-server, rolebindings, runtimes, traefik): name the site's chart otherwise`,
+		want: `site.yaml:14: charts[0].name: "traefik" is the name of one of K3s's own manifests or of a component ` + "`k3s server --disable`" + ` removes: name the site's chart otherwise`,
+	}, {
+		name: "clash with a file of K3s's metrics-server",
+		data: withPlatform("charts:\n  - {name: auth-reader, path: a}\n"),
+		want: `site.yaml:14: charts[0].name: "auth-reader" is the name of one of K3s's own manifests or of a component ` + "`k3s server --disable`" + ` removes: name the site's chart otherwise`,
 	}, {
 		name: "bad name and namespace",
 		data: withPlatform("charts:\n  - {name: Team_Op, namespace: Models, path: a}\n"),
@@ -115,5 +119,55 @@ func TestSiteChartValuesFiles(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "site.yaml:16: charts[0].valuesFiles[0]: ") || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want ...site.yaml:16: charts[0].valuesFiles[0]: ...%s", file, err, want)
 		}
+	}
+}
+
+// TestCheckInputsSiteWorkloads: a local chart and the manifests are read
+// as the build reads them, their problems at the config's line.
+func TestCheckInputsSiteWorkloads(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("base.tar", "") // the base the config names
+	write("nochart/values.yaml", "a: 1\n")
+	write("m/monitor.yaml", "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: retrain, namespace: models}\nspec: {}\n")
+	write("m/minio.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+	write("bad/notk8s.yaml", "just: a mapping\n")
+	for _, tc := range []struct{ name, extra, want string }{{
+		name:  "chart directory without Chart.yaml",
+		extra: "charts:\n  - {name: team-op, path: nochart}\n",
+		want:  `site.yaml:14: charts[0].path: local chart ` + filepath.Join(dir, "nochart") + `: not a chart directory: no Chart.yaml`,
+	}, {
+		name:  "manifest named like a catalog component's HelmChart",
+		extra: "manifests: [m]\n",
+		want:  `site.yaml:13: manifests: ` + filepath.Join(dir, "m", "minio.yaml") + `: K3s names its objects "minio" after the file, as it names the HelmChart of catalog component minio: rename the file`,
+	}, {
+		name:  "manifest named like a site chart",
+		extra: "charts:\n  - {name: monitor, repo: \"https://charts.internal\", chart: monitor, version: 1.0.0}\nmanifests: [m/monitor.yaml]\n",
+		want:  `site.yaml:15: manifests: ` + filepath.Join(dir, "m", "monitor.yaml") + `: K3s names its objects "monitor" after the file, as it names the HelmChart of the site's chart charts[0]: rename the file`,
+	}, {
+		name:  "not a Kubernetes object",
+		extra: "manifests: [bad/notk8s.yaml]\n",
+		want:  `site.yaml:13: manifests: ` + filepath.Join(dir, "bad", "notk8s.yaml") + `:1: `,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			write("site.yaml", withPlatform(tc.extra))
+			s, _, err := Load(filepath.Join(dir, "site.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.CheckInputs()
+			if err == nil || !strings.HasPrefix(err.Error(), filepath.Join(dir, tc.want)) {
+				t.Errorf("CheckInputs: %v\nwant it to start with %s", err, filepath.Join(dir, tc.want))
+			}
+		})
 	}
 }

@@ -3,10 +3,11 @@ package site
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ml-appliance/appliance/builder/catalog"
+	"github.com/ml-appliance/appliance/builder/manifests"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 )
 
 // Manifests are files or directories of plain Kubernetes YAML, relative to
@@ -61,7 +62,8 @@ func (s *Site) HasWorkloads() bool {
 // validateReleaseNames checks that the site's charts name no catalog
 // component (enabled or not: a HelmChart is named after its release, all
 // in one namespace, and enabling the component later must not replace
-// the site's chart) and none of K3s's own manifests.
+// the site's chart) and none of K3s's own manifests (its HelmChart
+// manifest lies beside them, named after it).
 func (s *Site) validateReleaseNames(v *validator) {
 	cat, err := catalog.Default()
 	if err != nil {
@@ -74,11 +76,56 @@ func (s *Site) validateReleaseNames(v *validator) {
 				v.errorf(p, "%q is the catalog component %s's name (its HelmChart is %s): name the site's chart otherwise", c.Name, comp.Name, comp.ReleaseName())
 			}
 		}
-		if slices.Contains(catalog.K3sManifests, c.Name) {
-			v.errorf(p, "%q is the name of one of K3s's own manifests (%s): name the site's chart otherwise", c.Name, strings.Join(catalog.K3sManifests, ", "))
+		if slices.Contains(payload.K3sAddonNames, c.Name) {
+			v.errorf(p, "%q is the name of one of K3s's own manifests or of a component `k3s server --disable` removes: name the site's chart otherwise", c.Name)
 		}
 	}
 }
 
 // String renders a duration as time.Duration does.
 func (d Duration) String() string { return fmt.Sprint(time.Duration(d)) }
+
+// checkManifests reads the site's manifests as the build will (K3s's
+// rules, bounded, no symlink followed: package manifests; the build logs
+// its warnings) and checks that
+// no file's K3s Addon name is a HelmChart manifest's: a catalog
+// component's release or a chart of the site's, which lie in the same
+// directory on the servers.
+func (s *Site) checkManifests(v *validator) {
+	if len(s.Manifests) == 0 {
+		return
+	}
+	set, err := manifests.Read(s.Manifests)
+	if err != nil {
+		for _, e := range flatten(err) {
+			v.errorf("manifests", "%v", e)
+		}
+		return
+	}
+	releases := map[string]string{}
+	if cat, err := catalog.Default(); err == nil {
+		for _, c := range cat.Components() {
+			releases[c.ReleaseName()] = "the HelmChart of catalog component " + c.Name
+		}
+	}
+	for i, c := range s.Charts {
+		releases[c.Name] = fmt.Sprintf("the HelmChart of the site's chart charts[%d]", i)
+	}
+	for _, f := range set.Files() {
+		if what, ok := releases[f.Addon]; ok {
+			v.errorf("manifests", "%s: K3s names its objects %q after the file, as it names %s: rename the file", f.Source, f.Addon, what)
+		}
+	}
+}
+
+// flatten lists the errors err joins (itself when it joins none).
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}

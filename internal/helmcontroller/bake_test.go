@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,7 +68,7 @@ func bake(t *testing.T) baked {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := platform.Resolve(t.Context(), s, platform.Options{Catalog: cat, Charts: store})
+	plan, err := platform.Resolve(t.Context(), s, platform.Options{Catalog: cat, Charts: store, LocalCharts: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +85,8 @@ func bake(t *testing.T) baked {
 	if err := json.Unmarshal(readTree(t, tree, payload.PlatformManifest), &b.platform); err != nil {
 		t.Fatalf("%s: %v", payload.PlatformManifest, err)
 	}
-	if len(b.platform.Components) != len(cat.Components()) {
-		t.Fatalf("baked %d components, the catalog has %d", len(b.platform.Components), len(cat.Components()))
+	if len(b.platform.Components) != len(cat.Components())+len(s.Charts) {
+		t.Fatalf("baked %d components, the catalog has %d and the site %d charts", len(b.platform.Components), len(cat.Components()), len(s.Charts))
 	}
 	return b
 }
@@ -113,14 +115,51 @@ func (b baked) component(t *testing.T, name string) *platform.Component {
 // standInChart is a TEST DOUBLE for the catalog component's chart: the
 // catalog's chart name and version (which is all the HelmChart manifest
 // takes from a chart), rendering the component's readiness workloads and
-// endpoint Services, so the build's checks of a render pass. helm-controller
-// never opens a chart; klipper-helm, which would, does not run here.
+// endpoint Services, and the places its run-time image rules read (a
+// container's flag or environment variable, a ConfigMap key), each naming
+// standInImage, so the build's checks of a render and its derivation of
+// run-time images pass. helm-controller never opens a chart; klipper-helm,
+// which would, does not run here.
 func standInChart(c *catalog.Component) *chart.Chart {
 	ch := &chart.Chart{Metadata: &chart.Metadata{APIVersion: "v2", Name: c.Chart.Name, Version: c.Chart.Version,
 		Description: "stand-in for the catalog's chart (test double)"}}
+	containers := map[string]map[string]*container{} // Kind/name -> container name -> what it is passed
 	for _, w := range c.Readiness.Workloads {
+		containers[w] = map[string]*container{}
+	}
+	passed := func(workload, name string) *container {
+		if containers[workload] == nil {
+			containers[workload] = map[string]*container{}
+		}
+		if containers[workload][name] == nil {
+			containers[workload][name] = &container{name: name}
+		}
+		return containers[workload][name]
+	}
+	configMaps := map[string]map[string]any{} // name -> data
+	for _, img := range c.Images {
+		switch f := img.From; {
+		case f == nil:
+		case f.Arg != "":
+			c := passed(f.Workload, f.Container)
+			c.args = append(c.args, f.Arg+"="+standInImage)
+		case f.Env != "":
+			c := passed(f.Workload, f.Container)
+			c.env = append(c.env, f.Env)
+		case f.ConfigMap != "":
+			if configMaps[f.ConfigMap] == nil {
+				configMaps[f.ConfigMap] = map[string]any{}
+			}
+			setPath(configMaps[f.ConfigMap], append([]string{f.Key}, strings.Split(f.Path, ".")...), standInImage)
+		}
+	}
+	for _, w := range slices.Sorted(maps.Keys(containers)) {
 		kind, name, _ := strings.Cut(w, "/")
-		ch.Templates = append(ch.Templates, &chart.File{Name: "templates/" + name + ".yaml", Data: []byte(workloadTemplate(kind, name))})
+		var more []*container
+		for _, n := range slices.Sorted(maps.Keys(containers[w])) {
+			more = append(more, containers[w][n])
+		}
+		ch.Templates = append(ch.Templates, &chart.File{Name: "templates/" + name + ".yaml", Data: []byte(workloadTemplate(kind, name, more))})
 	}
 	for _, e := range c.Endpoints {
 		ch.Templates = append(ch.Templates, &chart.File{Name: "templates/svc-" + e.Service + ".yaml", Data: []byte(fmt.Sprintf(`apiVersion: v1
@@ -131,17 +170,68 @@ spec:
   ports: [{port: %d}]
 `, e.Service, e.Port))})
 	}
+	for _, name := range slices.Sorted(maps.Keys(configMaps)) {
+		data := map[string]string{}
+		for key, v := range configMaps[name] {
+			if s, ok := v.(string); ok {
+				data[key] = s
+				continue
+			}
+			j, _ := json.Marshal(v) // maps of strings
+			data[key] = string(j)
+		}
+		cm, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]string{"name": name}, "data": data})
+		ch.Templates = append(ch.Templates, &chart.File{Name: "templates/cm-" + name + ".yaml", Data: cm})
+	}
 	return ch
 }
 
-// workloadTemplate is a minimal valid workload of kind named name.
-func workloadTemplate(kind, name string) string {
+// standInImage is the run-time image every stand-in place names.
+const standInImage = "docker.io/library/busybox:1.37.0"
+
+// container is a container of a stand-in workload passing standInImage by
+// flags (args, "--flag=image") and environment variables (env).
+type container struct {
+	name      string
+	args, env []string
+}
+
+// setPath sets m[path[0]][path[1]]... to v, making the maps on the way; an
+// empty last element (a rule without a path) sets m[path[0]] itself.
+func setPath(m map[string]any, path []string, v any) {
+	if len(path) == 2 && path[1] == "" {
+		m[path[0]] = v
+		return
+	}
+	for _, k := range path[:len(path)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
+
+// workloadTemplate is a minimal valid workload of kind named name, with
+// container main and the stand-in containers given.
+func workloadTemplate(kind, name string, more []*container) string {
 	extra := ""
 	switch kind {
 	case "Deployment":
 		extra = "  replicas: 1\n"
 	case "StatefulSet":
 		extra = "  replicas: 1\n  serviceName: " + name + "\n"
+	}
+	list := []string{`{name: main, image: "docker.io/library/busybox:1.37.0"}`}
+	for _, c := range more {
+		var env []string
+		for _, e := range c.env {
+			env = append(env, fmt.Sprintf("{name: %s, value: %q}", e, standInImage))
+		}
+		args, _ := json.Marshal(c.args)
+		list = append(list, fmt.Sprintf(`{name: %s, image: "docker.io/library/busybox:1.37.0", args: %s, env: [%s]}`, c.name, args, strings.Join(env, ", ")))
 	}
 	return fmt.Sprintf(`apiVersion: apps/v1
 kind: %s
@@ -152,6 +242,6 @@ spec:
   template:
     metadata: {labels: {app: %s}}
     spec:
-      containers: [{name: main, image: "docker.io/library/busybox:1.37.0"}]
-`, kind, name, extra, name, name)
+      containers: [%s]
+`, kind, name, extra, name, name, strings.Join(list, ", "))
 }

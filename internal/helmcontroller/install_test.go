@@ -149,8 +149,24 @@ const valuesFile = "values-0-000-HelmChart-ValuesContent.yaml"
 // chart-values-<HelmChart> holds valuesContent under HelmChartValuesContent,
 // and the Job's "values" volume projects it as /config/valuesFile, where
 // klipper-helm passes every *.yaml to helm as --values (entry, line 8).
+// A chart installed with its own defaults (a site's chart given no values)
+// has no valuesContent, and helm-controller then projects nothing
+// (chart.go setValuesSecret: the item is added only for a non-empty
+// ValuesContent).
 func checkValues(t *testing.T, c *cluster, job *batchv1.Job, valuesContent string, want map[string]any) {
 	t.Helper()
+	if len(want) == 0 {
+		if valuesContent != "" {
+			t.Errorf("job %s: valuesContent %q for no values", job.Name, valuesContent)
+		}
+		for _, v := range job.Spec.Template.Spec.Volumes {
+			if v.Name == "values" && v.Projected != nil && len(v.Projected.Sources) > 0 && v.Projected.Sources[0].Secret != nil &&
+				len(v.Projected.Sources[0].Secret.Items) > 0 {
+				t.Errorf("job %s: values projected %v for a chart with no values", job.Name, v.Projected.Sources[0].Secret.Items)
+			}
+		}
+		return
+	}
 	name := strings.TrimPrefix(job.Name, "helm-install-")
 	sec, err := c.core.CoreV1().Secrets(job.Namespace).Get(c.ctx, "chart-values-"+name, metav1.GetOptions{})
 	if err != nil {
