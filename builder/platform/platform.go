@@ -244,7 +244,15 @@ func collectImages(comps []*Component) ([]Need, error) {
 			return nil, fmt.Errorf("platform %s: %w", c.Catalog.Name, err)
 		}
 		for _, u := range uses {
-			need(u.Image, c.Catalog.Name, u.From...)
+			from := u.From
+			if c.Origin == OriginSite {
+				// "site chart iris-model, chart tiny-model-server: Deployment ..."
+				from = make([]string, len(u.From))
+				for i, f := range u.From {
+					from[i] = "site chart " + c.Catalog.Name + ", " + f
+				}
+			}
+			need(u.Image, c.Catalog.Name, from...)
 		}
 		runtime, err := componentRuntimeImages(c)
 		if err != nil {

@@ -68,11 +68,11 @@ func TestSiteChartsFromRepositoryOCIAndDirectory(t *testing.T) {
 		from[n.Ref] = n.From
 	}
 	for ref, want := range map[string][]string{
-		"docker.io/library/nginx:1.29.1":            {"chart web: Deployment edge container nginx"},
+		"docker.io/library/nginx:1.29.1":            {"site chart edge, chart web: Deployment edge container nginx"},
 		"docker.io/library/nginx:1.27.0":            {"chart web: Deployment web container nginx"},
-		"docker.io/library/redis:7.2":               {"chart cache: Deployment cache container redis"},
-		"ghcr.io/example/widget:3.1":                {"chart app: Widget w field spec.runtime.image"},
-		"docker.io/seldonio/mlserver:1.3.5-sklearn": {"chart tiny-model-server: Deployment tiny container mlserver"},
+		"docker.io/library/redis:7.2":               {"site chart ops-app, chart cache: Deployment cache container redis"},
+		"ghcr.io/example/widget:3.1":                {"site chart ops-app, chart app: Widget w field spec.runtime.image"},
+		"docker.io/seldonio/mlserver:1.3.5-sklearn": {"site chart tiny, chart tiny-model-server: Deployment tiny container mlserver"},
 		"docker.io/seldonio/mlserver:1.3.5-xgboost": {"site chart tiny: images"},
 		"ghcr.io/example/notebook:1.0":              {"site platform.web.images"},
 		"registry.example/team/step:2.1":            {"site images"},
