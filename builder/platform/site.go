@@ -48,8 +48,12 @@ func siteComponent(s *site.Site, i int) *Component {
 	for _, f := range sc.MergedValuesFiles() {
 		values = MergeValues(values, f)
 	}
-	return &Component{Catalog: entry, Origin: OriginSite, Local: sc.Path, Repo: sc.Repo,
+	c := &Component{Catalog: entry, Origin: OriginSite, Local: sc.Path, Repo: sc.Repo,
 		Values: MergeValues(values, sc.Values)}
+	if m, ok := s.Mirrors.Charts[sc.Name]; ok && !sc.Local() {
+		c.Repo = m
+	}
+	return c
 }
 
 // addSiteImages adds to needs the images the site names itself: each

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/rootfs"
 	"github.com/ml-appliance/appliance/builder/site"
 	"github.com/ml-appliance/appliance/firstboot/payload"
@@ -141,4 +142,36 @@ func treeFile(t *testing.T, tree *rootfs.Tree, name string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestSiteChartMirrorAndLockPins: a site chart from a repository follows
+// mirrors.charts and the lock like a catalog component's.
+func TestSiteChartMirrorAndLockPins(t *testing.T) {
+	upstream, mirror := testrepo.ChartRepo(t, testrepo.AppChart()), testrepo.ChartRepo(t, testrepo.AppChart())
+	s := testSite(nil)
+	s.Charts = site.Charts{{Name: "ops-app", Namespace: "ops", Repo: upstream.URL, Chart: "app", Version: "2.1.0"}}
+	s.Mirrors.Charts = map[string]string{"ops-app": mirror.URL}
+	c := newCache(t)
+	opts := Options{Catalog: testCatalog(t, upstream.URL), Charts: c, LocalCharts: t.TempDir()}
+	plan, err := Resolve(ctx, s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upstream.Requests() != 0 || mirror.Requests() == 0 || plan.Components[0].Repo != mirror.URL {
+		t.Errorf("requests: upstream %d, mirror %d, repo %s; want only the mirror", upstream.Requests(), mirror.Requests(), plan.Components[0].Repo)
+	}
+	mirror.ResetRequests()
+	opts.Lock = lock.New()
+	opts.Lock.Charts = []lock.Chart{{Component: "ops-app", Repo: upstream.URL, Name: "app", Version: "2.1.0", Digest: plan.Components[0].Chart.SHA256}}
+	if _, err := Resolve(ctx, s, opts); err != nil {
+		t.Fatal(err)
+	}
+	if n := mirror.Requests() + upstream.Requests(); n != 0 {
+		t.Errorf("a pinned, cached site chart made %d requests", n)
+	}
+	opts.Lock.Charts[0].Digest = "sha256:" + strings.Repeat("0", 64)
+	opts.Charts = newCache(t)
+	if _, err := Resolve(ctx, s, opts); err == nil || !strings.Contains(err.Error(), opts.Lock.Charts[0].Digest) {
+		t.Errorf("wrong pin: error %v, want one naming %s", err, opts.Lock.Charts[0].Digest)
+	}
 }

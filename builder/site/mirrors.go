@@ -19,10 +19,41 @@ type Mirrors struct {
 	// ghcr.io, ...) to a mirror: host[:port][/path prefix]. The image's
 	// repository path follows the prefix.
 	Registries map[string]string `yaml:"registries"`
-	// Charts maps a platform component to the chart repository URL (http(s)
-	// with index.yaml, or oci://) to take its chart from instead of the
-	// catalog's.
+	// Charts maps a platform component, or a chart of the site's own from
+	// a repository, to the chart repository URL (http(s) with index.yaml,
+	// or oci://) to take its chart from instead.
 	Charts map[string]string `yaml:"charts"`
+}
+
+// validateChartMirrors checks that each chart mirror is for a catalog
+// component or a repository chart of the site's.
+func (s *Site) validateChartMirrors(v *validator) {
+	for _, name := range sortedKeys(s.Mirrors.Charts) {
+		if msg := s.chartMirrorTarget(name); msg != "" {
+			v.errorf("mirrors.charts."+name, "%s", msg)
+		}
+	}
+}
+
+// chartMirrorTarget says what is wrong with a chart mirror for name: ""
+// when name is a catalog component or a repository chart of the site's.
+func (s *Site) chartMirrorTarget(name string) string {
+	for _, c := range s.Charts {
+		if c.Name == name && c.Local() {
+			return "the site's chart " + name + " is a local chart (path): it has no repository to mirror"
+		}
+		if c.Name == name {
+			return ""
+		}
+	}
+	cat, err := catalog.Default()
+	if err != nil {
+		return "" // the platform section reports a broken catalog
+	}
+	if _, ok := cat.Component(name); !ok {
+		return "no such component in the catalog, nor a chart of the site's"
+	}
+	return ""
 }
 
 func (m *Mirrors) validate(v *validator) {
@@ -43,15 +74,8 @@ func (m *Mirrors) validate(v *validator) {
 			v.errorf(p, "%s", err)
 		}
 	}
-	cat, catErr := catalog.Default() // a broken catalog is reported by the platform section
 	for _, comp := range sortedKeys(m.Charts) {
 		p := "mirrors.charts." + comp
-		if catErr == nil {
-			if _, ok := cat.Component(comp); !ok {
-				v.errorf(p, "no such component in the catalog")
-				continue
-			}
-		}
 		u, err := url.Parse(m.Charts[comp])
 		if err != nil || !slices.Contains([]string{"http", "https", "oci"}, u.Scheme) || u.Host == "" {
 			v.errorf(p, "%q: want an http(s):// chart repository URL or oci://registry/path", m.Charts[comp])

@@ -174,6 +174,7 @@ func (s *Site) check() *report {
 		}
 	}
 	s.validateReleaseNames(v)
+	s.validateChartMirrors(v)
 	return v.rep
 }
 

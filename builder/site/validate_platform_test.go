@@ -64,7 +64,14 @@ func TestValidatePlatform(t *testing.T) {
 	}, {
 		name: "chart mirror for an unknown component",
 		data: withPlatform("mirrors:\n  charts: {minios: \"https://charts.internal\"}\n"),
-		want: `site.yaml:14: mirrors.charts.minios: no such component in the catalog`,
+		want: `site.yaml:14: mirrors.charts.minios: no such component in the catalog, nor a chart of the site's`,
+	}, {
+		name: "chart mirror for a site chart from a repository",
+		data: withPlatform("charts:\n  - {name: team-op, repo: \"https://charts.example\", chart: team-op, version: 1.0.0}\nmirrors:\n  charts: {team-op: \"oci://registry.internal/charts\"}\n"),
+	}, {
+		name: "chart mirror for a local site chart",
+		data: withPlatform("charts:\n  - {name: team-op, path: charts/team-op}\nmirrors:\n  charts: {team-op: \"oci://registry.internal/charts\"}\n"),
+		want: `site.yaml:16: mirrors.charts.team-op: the site's chart team-op is a local chart (path): it has no repository to mirror`,
 	}, {
 		name: "chart mirror not a URL",
 		data: withPlatform("mirrors:\n  charts: {minio: charts.internal}\n"),
