@@ -86,6 +86,14 @@ func TestValidateHostileConfigs(t *testing.T) {
 		"userdata-not-cloud-config.yaml": "DIR/userdata-not-cloud-config.yaml:13: outputs.pxe.userData.agent: DIR/passwd line 1: not a #cloud-config document (its first line must be #cloud-config)",
 		"s3-files.yaml": "DIR/s3-files.yaml:12: cluster.etcdSnapshots.s3.secretKeyFile: DIR/fifo: a named pipe (FIFO), not a regular file\n" +
 			"DIR/s3-files.yaml:12: cluster.etcdSnapshots.s3.endpointCA: DIR/zero: a character device, not a regular file",
+		// The site's own charts and manifests.
+		"chart-values-dev-zero.yaml": "DIR/chart-values-dev-zero.yaml:12: charts[0].valuesFiles[0]: DIR/zero: a character device, not a regular file\n" +
+			"DIR/chart-values-dev-zero.yaml:12: charts[0].valuesFiles[1]: DIR/big:1: expected a mapping of chart values, got a single value",
+		"chart-and-manifests-not-files.yaml": "DIR/chart-and-manifests-not-files.yaml:10: charts[0].path: local chart DIR/fifo: a named pipe (FIFO), neither a chart directory nor a chart archive (.tgz)\n" +
+			"DIR/chart-and-manifests-not-files.yaml:11: charts[1].path: local chart DIR/dir: not a chart directory: no Chart.yaml\n" +
+			"DIR/chart-and-manifests-not-files.yaml:12: manifests: DIR/passwd: K3s applies only files named *.yaml, *.yml or *.json\n" +
+			"DIR/chart-and-manifests-not-files.yaml:12: manifests: DIR/zero: a symbolic link: the build follows none; list the file or directory it points to\n" +
+			"DIR/chart-and-manifests-not-files.yaml:12: manifests: DIR/fifo: a named pipe (FIFO), not a regular file or a directory",
 		// Build inputs and sizes.
 		"rootfs-missing.yaml":     "DIR/rootfs-missing.yaml:7: os.base.rootfs: DIR/missing.tar: no such file or directory",
 		"rootfs-directory.yaml":   "DIR/rootfs-directory.yaml:7: os.base.rootfs: DIR/dir is a directory, not a regular file",

@@ -50,13 +50,13 @@ func TestFileRefusals(t *testing.T) {
 			return []string{dir + "/f.yaml", dir + "/m"}
 		},
 		want: []string{
-			"DIR/f.yaml: not a regular file or a directory (p---------)",
+			"DIR/f.yaml: a named pipe (FIFO), not a regular file or a directory",
 			"DIR/m/g.yaml: not a regular file (p---------)",
 		},
 	}, {
 		name: "device",
 		make: func(t *testing.T, dir string) []string { return []string{"/dev/null"} },
-		want: []string{"/dev/null: not a regular file or a directory (Dc---------)"},
+		want: []string{"/dev/null: a character device, not a regular file or a directory"},
 	}, {
 		name: "missing, empty and not a manifest",
 		make: func(t *testing.T, dir string) []string {

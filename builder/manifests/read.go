@@ -113,7 +113,7 @@ func (r *reader) entry(p string) {
 		defer dir.Close()
 		r.file(dir, name, path, name)
 	default:
-		r.probs.add(path, 0, "not a regular file or a directory (%s)", fi.Mode().Type())
+		r.probs.add(path, 0, "%s, not a regular file or a directory", smallfile.Kind(fi.Mode()))
 	}
 }
 

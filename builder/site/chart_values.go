@@ -62,7 +62,12 @@ func decodeValues(file string, data []byte) (map[string]any, error) {
 		return map[string]any{}, nil
 	}
 	if top.Kind != yaml.MappingNode {
-		sub.errorf(top.Line, "", "expected a mapping of chart values, got %s", describe(top))
+		// Its kind only: the file may be any file the builder can read.
+		kind := "a single value"
+		if top.Kind == yaml.SequenceNode {
+			kind = "a list"
+		}
+		sub.errorf(top.Line, "", "expected a mapping of chart values, got %s", kind)
 		return nil, sub.err()
 	}
 	m := map[string]any{}
