@@ -1,15 +1,18 @@
-// Package platform turns the site's platform section and the catalog into
-// what an appliance carries for the ML platform: each enabled component's
-// chart (pulled and digest-checked), its values (the catalog's small-cluster
-// defaults with the site's overrides merged over them), the chart rendered
-// with those values for the target Kubernetes version, and the set of
-// images the rendered charts and the catalog's run-time extras need, each
-// with the places that need it.
+// Package platform turns the site's platform section, its own charts,
+// manifests and images, and the catalog into what an appliance carries for
+// the ML platform: each component's chart (a catalog component's or a
+// chart of the site's, pulled and digest-checked or packaged from a local
+// directory), its values (the catalog's small-cluster defaults with the
+// site's overrides merged over them), the chart rendered with those values
+// for the target Kubernetes version, and the set of images the rendered
+// charts, the run-time images derived from values and renders
+// (runtimeimages.go), the site's manifests and the site's own lists need,
+// each with the places that need it.
 //
 // Resolve does not pull images; the build pulls Plan.Images through the
 // image store. Place writes the charts, the K3s HelmChart manifests that
-// deploy them, the embedded-mirror registries.yaml and the platform
-// manifest firstboot reads into the root filesystem.
+// deploy them, the site's manifests, the embedded-mirror registries.yaml
+// and the platform manifest firstboot reads into the root filesystem.
 //
 //	plan, err := platform.Resolve(ctx, s, platform.Options{Catalog: cat, Charts: c})
 //	for _, need := range plan.Images { fmt.Println(need.Ref, need.From) }
@@ -97,8 +100,11 @@ type Plan struct {
 	Manifests *manifests.Set
 }
 
-// Resolve pulls, merges and renders every component s enables. It fails
-// naming every component that could not be resolved.
+// Resolve pulls, merges and renders every component s enables and every
+// chart of its own, reads its manifests and lists every image all of them
+// need. It fails naming every component that could not be resolved, and
+// on a run-time image a workload passes that would not be baked
+// (checkPassedImages).
 func Resolve(ctx context.Context, s *site.Site, opts Options) (*Plan, error) {
 	if opts.Catalog == nil || opts.Charts == nil {
 		return nil, errors.New("platform: Options.Catalog and Options.Charts are required")
