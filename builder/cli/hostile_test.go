@@ -91,9 +91,9 @@ func TestValidateHostileConfigs(t *testing.T) {
 			"DIR/chart-values-dev-zero.yaml:12: charts[0].valuesFiles[1]: DIR/big:1: expected a mapping of chart values, got a single value",
 		"chart-and-manifests-not-files.yaml": "DIR/chart-and-manifests-not-files.yaml:10: charts[0].path: local chart DIR/fifo: a named pipe (FIFO), neither a chart directory nor a chart archive (.tgz)\n" +
 			"DIR/chart-and-manifests-not-files.yaml:11: charts[1].path: local chart DIR/dir: not a chart directory: no Chart.yaml\n" +
-			"DIR/chart-and-manifests-not-files.yaml:12: manifests: DIR/passwd: K3s applies only files named *.yaml, *.yml or *.json\n" +
-			"DIR/chart-and-manifests-not-files.yaml:12: manifests: DIR/zero: a symbolic link: the build follows none; list the file or directory it points to\n" +
-			"DIR/chart-and-manifests-not-files.yaml:12: manifests: DIR/fifo: a named pipe (FIFO), not a regular file or a directory",
+			"DIR/chart-and-manifests-not-files.yaml:12: manifests[0]: DIR/passwd: K3s applies only files named *.yaml, *.yml or *.json\n" +
+			"DIR/chart-and-manifests-not-files.yaml:12: manifests[1]: DIR/zero: a symbolic link: the build follows none; list the file or directory it points to\n" +
+			"DIR/chart-and-manifests-not-files.yaml:12: manifests[2]: DIR/fifo: a named pipe (FIFO), not a regular file or a directory",
 		// Build inputs and sizes.
 		"rootfs-missing.yaml":     "DIR/rootfs-missing.yaml:7: os.base.rootfs: DIR/missing.tar: no such file or directory",
 		"rootfs-directory.yaml":   "DIR/rootfs-directory.yaml:7: os.base.rootfs: DIR/dir is a directory, not a regular file",

@@ -148,15 +148,15 @@ func TestCheckInputsSiteWorkloads(t *testing.T) {
 	}, {
 		name:  "manifest named like a catalog component's HelmChart",
 		extra: "manifests: [m]\n",
-		want:  `site.yaml:13: manifests: ` + filepath.Join(dir, "m", "minio.yaml") + `: K3s names its objects "minio" after the file, as it names the HelmChart of catalog component minio: rename the file`,
+		want:  `site.yaml:13: manifests[0]: ` + filepath.Join(dir, "m", "minio.yaml") + `: K3s names its objects "minio" after the file, as it names the HelmChart of catalog component minio: rename the file`,
 	}, {
 		name:  "manifest named like a site chart",
 		extra: "charts:\n  - {name: monitor, repo: \"https://charts.internal\", chart: monitor, version: 1.0.0}\nmanifests: [m/monitor.yaml]\n",
-		want:  `site.yaml:15: manifests: ` + filepath.Join(dir, "m", "monitor.yaml") + `: K3s names its objects "monitor" after the file, as it names the HelmChart of the site's chart charts[0]: rename the file`,
+		want:  `site.yaml:15: manifests[0]: ` + filepath.Join(dir, "m", "monitor.yaml") + `: K3s names its objects "monitor" after the file, as it names the HelmChart of the site's chart charts[0]: rename the file`,
 	}, {
 		name:  "not a Kubernetes object",
 		extra: "manifests: [bad/notk8s.yaml]\n",
-		want:  `site.yaml:13: manifests: ` + filepath.Join(dir, "bad", "notk8s.yaml") + `:1: `,
+		want:  `site.yaml:13: manifests[0]: ` + filepath.Join(dir, "bad", "notk8s.yaml") + `:1: apiVersion: required`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			write("site.yaml", withPlatform(tc.extra))

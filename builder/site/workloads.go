@@ -1,8 +1,10 @@
 package site
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ml-appliance/appliance/builder/catalog"
@@ -98,7 +100,7 @@ func (s *Site) checkManifests(v *validator) {
 	set, err := manifests.Read(s.Manifests)
 	if err != nil {
 		for _, e := range flatten(err) {
-			v.errorf("manifests", "%v", e)
+			v.errorf(s.manifestEntry(e), "%v", e)
 		}
 		return
 	}
@@ -113,9 +115,24 @@ func (s *Site) checkManifests(v *validator) {
 	}
 	for _, f := range set.Files() {
 		if what, ok := releases[f.Addon]; ok {
-			v.errorf("manifests", "%s: K3s names its objects %q after the file, as it names %s: rename the file", f.Source, f.Addon, what)
+			v.errorf(s.manifestEntry(&manifests.Error{File: f.Source}), "%s: K3s names its objects %q after the file, as it names %s: rename the file", f.Source, f.Addon, what)
 		}
 	}
+}
+
+// manifestEntry is the field of the manifests entry a problem of package
+// manifests is in (the file itself, or one below the directory it names),
+// "manifests" when it is none.
+func (s *Site) manifestEntry(err error) string {
+	var me *manifests.Error
+	if errors.As(err, &me) {
+		for i, p := range s.Manifests {
+			if me.File == p || strings.HasPrefix(me.File, strings.TrimSuffix(p, "/")+"/") {
+				return index("manifests", i)
+			}
+		}
+	}
+	return "manifests"
 }
 
 // flatten lists the errors err joins (itself when it joins none).
