@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 
@@ -79,6 +81,12 @@ func (b *pipeline) writePlatform(tree *rootfs.Tree, res *Resolution) (k3s.Archiv
 	}
 	b.reportPlatform(res)
 	b.addInput("platform-images", PlatformArchive, blob.Digest().String(), blob.Size())
+	if m := res.Platform.Manifests; m != nil {
+		for _, f := range m.Files() {
+			sum := sha256.Sum256(f.Data)
+			b.addInput("site-manifest "+f.Name, f.Source, "sha256:"+hex.EncodeToString(sum[:]), int64(len(f.Data)))
+		}
+	}
 	return k3s.Archive{Name: PlatformArchive, Blob: blob}, nil
 }
 

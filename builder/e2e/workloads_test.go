@@ -114,6 +114,14 @@ func checkSiteWorkloadsReport(t *testing.T, rep report.Report, host string) {
 	if !found {
 		t.Errorf("report lists no chart iris-model: %+v", rep.Charts)
 	}
+	found = false
+	for _, in := range rep.Inputs {
+		found = found || (in.Name == "site-manifest model-smoke-test.yaml" && strings.HasSuffix(in.Source, "/model-smoke-test.yaml") &&
+			strings.HasPrefix(in.Digest, "sha256:"))
+	}
+	if !found {
+		t.Errorf("report lists no input site-manifest model-smoke-test.yaml: %+v", rep.Inputs)
+	}
 	images := map[string][]string{}
 	for _, img := range rep.Images {
 		images[img.Name] = img.Components
