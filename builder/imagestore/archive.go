@@ -3,8 +3,6 @@ package imagestore
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,11 +53,8 @@ func Write(w io.Writer, images []Image, opts WriteOptions) error {
 	if err := errors.Join(tw.dir("blobs/"), tw.dir("blobs/sha256/")); err != nil {
 		return err
 	}
-	for _, b := range blobs {
-		if err := tw.blob(b); err != nil {
-			return fmt.Errorf("image %s: blob %s: %w", b.image, b.digest, err)
-		}
-		opts.Progress.Add(1, 0)
+	if err := tw.blobs(blobs, opts.Progress); err != nil {
+		return err
 	}
 	if err := tw.file("index.json", index); err != nil {
 		return err
@@ -121,9 +116,35 @@ func (t *tarWriter) file(name string, data []byte) error {
 	return nil
 }
 
-// blob writes b under blobs/sha256/, checking its digest and size as the
-// content passes.
-func (t *tarWriter) blob(b *blob) error {
+// blobs writes each blob in order, its digest checked beside the copy
+// (hashcopy.go), and stops at the first blob that fails. A digest mismatch
+// is found some buffers after the blob was written, so blobs may stop a
+// few blobs later, but it names the blob that failed first.
+func (t *tarWriter) blobs(blobs []*blob, p *progress.Task) error {
+	v := newVerifier()
+	var err error
+	for _, b := range blobs {
+		if v.mismatched() {
+			break
+		}
+		if err = t.blob(b, v); err != nil {
+			err = blobError(b, err)
+			break
+		}
+		p.Add(1, 0)
+	}
+	// A mismatch is in an earlier blob than err's: the verifier has seen
+	// the end of no later one.
+	if verr := v.finish(); verr != nil {
+		return verr
+	}
+	return err
+}
+
+// blob writes b under blobs/sha256/, checking its size as the content
+// passes and handing the content to v, which checks its digest beside the
+// copy (hashcopy.go).
+func (t *tarWriter) blob(b *blob, v *verifier) error {
 	if b.digest.Algorithm != "sha256" {
 		return fmt.Errorf("unsupported digest algorithm %q", b.digest.Algorithm)
 	}
@@ -141,8 +162,7 @@ func (t *tarWriter) blob(b *blob) error {
 	if err := t.header("blobs/sha256/"+b.digest.Hex, tar.TypeReg, 0o644, b.size); err != nil {
 		return err
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(t.tw, h), io.LimitReader(r, b.size))
+	n, err := v.copy(t.tw, r, b.size)
 	if err != nil {
 		return err
 	}
@@ -150,12 +170,9 @@ func (t *tarWriter) blob(b *blob) error {
 	if err != nil {
 		return err
 	}
-	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if n+extra != b.size {
 		return fmt.Errorf("content is %d bytes, want %d", n+extra, b.size)
 	}
-	if got != b.digest.String() {
-		return fmt.Errorf("content is %s", got)
-	}
+	v.end(b)
 	return nil
 }
