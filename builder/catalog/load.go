@@ -143,14 +143,15 @@ func (ch Chart) check() []error {
 	if ch.Name == "" {
 		errs = append(errs, errors.New("chart.name: required"))
 	}
-	if !exactVersion.MatchString(ch.Version) {
+	if !ExactVersion.MatchString(ch.Version) {
 		errs = append(errs, fmt.Errorf("chart.version: %q: want an exact version (x.y.z), not a range", ch.Version))
 	}
 	return errs
 }
 
-// exactVersion is a semantic version without range operators.
-var exactVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$`)
+// ExactVersion is a semantic version without range operators: how a
+// chart is pinned, in the catalog and in site.yaml's charts.
+var ExactVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$`)
 
 // CheckImageRef rejects references that cannot be pinned: unparsable ones
 // and those without a tag or digest, or tagged "latest" (which moves). A

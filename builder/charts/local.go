@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -53,7 +52,7 @@ func readLocal(path string) (*localChart, error) {
 	path = filepath.Clean(path) // with a trailing slash, Lstat would follow a link
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return nil, fmt.Errorf("local chart %s: %w", path, unwrapPath(err))
+		return nil, fmt.Errorf("local chart %s: %w", path, smallfile.Cause(err))
 	}
 	l := &localChart{}
 	switch {
@@ -80,16 +79,6 @@ func readLocal(path string) (*localChart, error) {
 		return nil, fmt.Errorf("local chart %s: %w", path, err)
 	}
 	return l, nil
-}
-
-// unwrapPath drops an *fs.PathError's operation and path, which the
-// caller's message already names.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // readArchive reads the chart archive at path (a regular file, not a

@@ -83,10 +83,7 @@ func checkPassedImages(comps []*Component, needs []Need) error {
 	}
 	var errs []error
 	for _, c := range comps {
-		what := "platform " + c.Catalog.Name
-		if c.Origin == OriginSite {
-			what = "site chart " + c.Catalog.Name
-		}
+		what := c.what()
 		passed, err := passedImages(c.Rendered, c.Catalog.Namespace)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))

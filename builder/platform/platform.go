@@ -138,10 +138,7 @@ func Resolve(ctx context.Context, s *site.Site, opts Options) (*Plan, error) {
 		wanted = append(wanted, siteComponent(s, i))
 	}
 	for _, c := range wanted {
-		what := "platform " + c.Catalog.Name
-		if c.Origin == OriginSite {
-			what = "site chart " + c.Catalog.Name
-		}
+		what := c.what()
 		log.Info("resolving "+what, "chart", c.Catalog.Chart.Name, "version", c.Catalog.Chart.Version, "path", c.Local)
 		if err := resolveComponent(ctx, c, plan.KubeVersion, opts); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
@@ -166,11 +163,13 @@ func Resolve(ctx context.Context, s *site.Site, opts Options) (*Plan, error) {
 		}
 		plan.Manifests = set
 	}
-	images, err := collectImages(plan.Components)
-	if err != nil {
+	needs := needSet{}
+	if err := collectImages(needs, plan.Components); err != nil {
 		return nil, err
 	}
-	if plan.Images, err = addSiteImages(images, s, plan.Components, plan.Manifests); err != nil {
+	addSiteImages(needs, s, plan.Components, plan.Manifests)
+	var err error
+	if plan.Images, err = needs.list(); err != nil {
 		return nil, err
 	}
 	if err := checkPassedImages(plan.Components, plan.Images); err != nil {
@@ -231,23 +230,13 @@ func kubeMinor(version string) string {
 	return parts[0] + "." + parts[1]
 }
 
-// collectImages merges the images every component's rendered chart and
-// catalog entry name.
-func collectImages(comps []*Component) ([]Need, error) {
-	needs := map[string]*Need{}
-	need := func(ref, component string, from ...string) {
-		n, ok := needs[ref]
-		if !ok {
-			n = &Need{Ref: ref}
-			needs[ref] = n
-		}
-		n.From = append(n.From, from...)
-		n.Components = append(n.Components, component)
-	}
+// collectImages adds to needs the images every component's rendered
+// chart names and its run-time images (derived from values and render).
+func collectImages(needs needSet, comps []*Component) error {
 	for _, c := range comps {
 		uses, err := charts.Images(c.Chart.Chart, c.Rendered)
 		if err != nil {
-			return nil, fmt.Errorf("platform %s: %w", c.Catalog.Name, err)
+			return fmt.Errorf("%s: %w", c.what(), err)
 		}
 		for _, u := range uses {
 			from := u.From
@@ -258,28 +247,15 @@ func collectImages(comps []*Component) ([]Need, error) {
 					from[i] = "site chart " + c.Catalog.Name + ", " + f
 				}
 			}
-			need(u.Image, c.Catalog.Name, from...)
+			needs.add(u.Image, c.Catalog.Name, from...)
 		}
 		runtime, err := componentRuntimeImages(c)
 		if err != nil {
-			return nil, fmt.Errorf("platform %s: %w", c.Catalog.Name, err)
+			return fmt.Errorf("%s: %w", c.what(), err)
 		}
 		for _, img := range runtime {
-			need(img.Ref, c.Catalog.Name, img.From+": "+img.Why)
+			needs.add(img.Ref, c.Catalog.Name, img.From+": "+img.Why)
 		}
 	}
-	var errs []error
-	out := make([]Need, 0, len(needs))
-	for _, n := range needs {
-		slices.Sort(n.From)
-		slices.Sort(n.Components)
-		n.From, n.Components = slices.Compact(n.From), slices.Compact(n.Components)
-		if err := catalog.CheckImageRef(n.Ref); err != nil {
-			errs = append(errs, fmt.Errorf("image %v (needed by %s)", err, strings.Join(n.From, "; ")))
-			continue
-		}
-		out = append(out, *n)
-	}
-	slices.SortFunc(out, func(a, b Need) int { return strings.Compare(a.Ref, b.Ref) })
-	return out, errors.Join(errs...)
+	return nil
 }

@@ -1,10 +1,7 @@
 package platform
 
 import (
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/ml-appliance/appliance/builder/catalog"
 	"github.com/ml-appliance/appliance/builder/manifests"
@@ -19,6 +16,14 @@ const (
 	// OriginSite is a chart of the site's own (site.yaml charts).
 	OriginSite = payload.OriginSite
 )
+
+// what names c in messages: "platform minio", "site chart iris-model".
+func (c *Component) what() string {
+	if c.Origin == OriginSite {
+		return "site chart " + c.Catalog.Name
+	}
+	return "platform " + c.Catalog.Name
+}
 
 // siteComponent makes the site's chart i into a component, its entry
 // built as a catalog entry would be, so everything after (render,
@@ -59,23 +64,8 @@ func siteComponent(s *site.Site, i int) *Component {
 // addSiteImages adds to needs the images the site names itself: each
 // component's platform.<name>.images, each site chart's images, the
 // images of the site's manifests (set, nil for none) and the top-level
-// images, and returns them all sorted by reference.
-func addSiteImages(needs []Need, s *site.Site, comps []*Component, set *manifests.Set) ([]Need, error) {
-	byRef := map[string]*Need{}
-	for i := range needs {
-		byRef[needs[i].Ref] = &needs[i]
-	}
-	var added []*Need
-	add := func(ref, component, from string) {
-		n, ok := byRef[ref]
-		if !ok {
-			n = &Need{Ref: ref}
-			byRef[ref] = n
-			added = append(added, n)
-		}
-		n.From = append(n.From, from)
-		n.Components = append(n.Components, component)
-	}
+// images.
+func addSiteImages(needs needSet, s *site.Site, comps []*Component, set *manifests.Set) {
 	for _, c := range comps {
 		var refs []string
 		var from string
@@ -91,32 +81,15 @@ func addSiteImages(needs []Need, s *site.Site, comps []*Component, set *manifest
 			from = "site chart " + c.Catalog.Name + ": images"
 		}
 		for _, ref := range refs {
-			add(ref, c.Catalog.Name, from)
+			needs.add(ref, c.Catalog.Name, from)
 		}
 	}
 	if set != nil {
 		for _, u := range set.Images() {
-			for _, from := range u.From {
-				add(u.Image, "site", from)
-			}
+			needs.add(u.Image, "site", u.From...)
 		}
 	}
 	for _, ref := range s.Images {
-		add(ref, "site", "site images")
+		needs.add(ref, "site", "site images")
 	}
-	var errs []error
-	out := make([]Need, 0, len(byRef))
-	for _, n := range byRef {
-		slices.Sort(n.From)
-		slices.Sort(n.Components)
-		n.From, n.Components = slices.Compact(n.From), slices.Compact(n.Components)
-		out = append(out, *n)
-	}
-	for _, n := range added {
-		if err := catalog.CheckImageRef(n.Ref); err != nil {
-			errs = append(errs, fmt.Errorf("image %v (needed by %s)", err, strings.Join(n.From, "; ")))
-		}
-	}
-	slices.SortFunc(out, func(a, b Need) int { return strings.Compare(a.Ref, b.Ref) })
-	return out, errors.Join(errs...)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ml-appliance/appliance/builder/catalog"
 )
 
 // Charts are the site's own Helm charts, installed like the platform's
@@ -158,8 +160,8 @@ func (cs *Charts) validate(v *validator) {
 		}
 		for j, w := range c.Readiness.Workloads {
 			kind, n, ok := strings.Cut(w, "/")
-			if !ok || !slices.Contains(workloadKinds, kind) || !dnsLabel.MatchString(n) {
-				v.errorf(index(p+".readiness.workloads", j), "%q: want Kind/name with Kind one of %s", w, strings.Join(workloadKinds, ", "))
+			if !ok || !slices.Contains(catalog.WorkloadKinds, kind) || !dnsLabel.MatchString(n) {
+				v.errorf(index(p+".readiness.workloads", j), "%q: want Kind/name with Kind one of %s", w, strings.Join(catalog.WorkloadKinds, ", "))
 			}
 		}
 		for j, e := range c.Endpoints {
@@ -179,9 +181,6 @@ func (cs *Charts) validate(v *validator) {
 		}
 	}
 }
-
-// workloadKinds are the kinds firstboot waits for.
-var workloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
 
 // validateSource checks that the chart comes from exactly one place.
 func (c *Chart) validateSource(v *validator, p string) {
@@ -208,7 +207,7 @@ func (c *Chart) validateSource(v *validator, p string) {
 	} else if strings.ContainsAny(c.Chart, "/:@ ") {
 		v.errorf(p+".chart", "%q: a chart name, without repository or version", c.Chart)
 	}
-	if !exactVersion.MatchString(c.Version) {
+	if !catalog.ExactVersion.MatchString(c.Version) {
 		v.errorf(p+".version", "%q: want an exact version (x.y.z), not a range: the build pins it", c.Version)
 	}
 }

@@ -73,7 +73,3 @@ func resolve(dir, p string) string {
 func leaf(path string) string {
 	return path[strings.LastIndexAny(path, ".]")+1:]
 }
-
-// exactVersion is a chart version without range operators (as the catalog
-// pins them).
-var exactVersion = regexp.MustCompile(`^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$`)

@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/ml-appliance/appliance/builder/charts"
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // CheckInputs checks that the local files and directories a build reads
@@ -35,7 +36,7 @@ func (s *Site) CheckInputs() error {
 		fi, err := os.Stat(in.path)
 		switch {
 		case err != nil:
-			v.errorf(in.field, "%s: %v", in.path, unwrapPathError(err))
+			v.errorf(in.field, "%s: %v", in.path, smallfile.Cause(err))
 		case in.dir && !fi.IsDir():
 			v.errorf(in.field, "%s is %s, not a directory", in.path, modeKind(fi.Mode()))
 		case !in.dir && !fi.Mode().IsRegular():

@@ -62,7 +62,7 @@ func readFile(path string, max int64) ([]byte, error) {
 	case errors.Is(err, smallfile.ErrTooLarge):
 		return nil, &fileError{fmt.Sprintf("larger than %s, the limit for this file", Size(max)), err}
 	}
-	return nil, &fileError{unwrapPathError(err).Error(), err}
+	return nil, &fileError{smallfile.Cause(err).Error(), err}
 }
 
 // fileError is readFile's error: its own words, and the cause for
@@ -87,12 +87,3 @@ func fileKind(path string) string {
 
 // modeKind names a file type: "a directory", "a named pipe (FIFO)", ...
 func modeKind(m fs.FileMode) string { return smallfile.Kind(m) }
-
-// unwrapPathError drops the operation and path an *fs.PathError repeats.
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
