@@ -99,6 +99,11 @@ func (d *fileParser) object(m map[string]any, loc *locator, at []any) {
 		return
 	}
 	d.objects = append(d.objects, obj)
+	if obj.APIVersion == "v1" && obj.Kind == "Secret" {
+		// The OS image holds no secret of the cluster's (docs/security.md):
+		// it is served to anyone on the PXE network.
+		d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: Secret %s is baked into the OS image, which the PXE bundle serves to anyone on the boot network: keep secret values out of manifests (seal them with the platform's sealed-secrets, or create them on the cluster)", d.file, obj.Line, qualify(obj.Namespace, obj.Name)))
+	}
 	charts.ObjectImages("site manifest "+d.where+": ", m, d.addImage)
 }
 

@@ -85,17 +85,19 @@ func TestReadGood(t *testing.T) {
 }
 
 // TestReadWarnings covers what passes with a warning: a file of nothing
-// but comments, and a HelmChart carrying its chart inline (kept: it needs
+// but comments, a Secret (the OS image is public on the PXE network), and a HelmChart carrying its chart inline (kept: it needs
 // no network; warned: its images are not found) with a jobImage.
 func TestReadWarnings(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "empty.yaml", "# nothing yet\n---\n")
+	writeFile(t, dir, "creds.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: models}\nstringData: {password: hunter2}\n")
 	writeFile(t, dir, "inline.yaml", "apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata:\n  name: tool\n  namespace: kube-system\nspec:\n  chart: tool\n  chartContent: H4sIAAAAAAAA\n  jobImage: registry.example/klipper-helm:v0.9\n")
 	set, err := Read([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
+		"DIR/creds.yaml:5: Secret models/db is baked into the OS image, which the PXE bundle serves to anyone on the boot network: keep secret values out of manifests (seal them with the platform's sealed-secrets, or create them on the cluster)",
 		"DIR/empty.yaml: holds no Kubernetes object: K3s applies nothing from it",
 		"DIR/inline.yaml:1: HelmChart tool carries its chart inline (spec.chartContent): the build does not render it, so the images it starts are not found; list them under images: in site.yaml, or bake the chart with charts:",
 	}
