@@ -88,7 +88,8 @@ test-short:
 
 ## bench: benchmarks (speed and memory targets)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	cd builder/imagestore/k3simport && GO=$(GO) $(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
 ## lint: formatting and vet
 lint:

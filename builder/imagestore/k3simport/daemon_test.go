@@ -93,12 +93,16 @@ type daemon struct {
 
 // startDaemon runs the containerd daemon with its root, state and socket
 // under a temp dir and stops it when the test ends.
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t testing.TB) *daemon { return startDaemonWith(t, "") }
+
+// startDaemonWith is startDaemon with extra appended to the daemon's
+// config (TOML tables).
+func startDaemonWith(t testing.TB, extra string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "containerd.sock")
 	cfg := filepath.Join(dir, "config.toml")
-	conf := fmt.Sprintf(daemonConfig, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, filepath.Join(dir, "opt"))
+	conf := fmt.Sprintf(daemonConfig, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, filepath.Join(dir, "opt")) + extra
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

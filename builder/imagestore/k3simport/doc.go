@@ -4,7 +4,10 @@
 // with the options K3s uses, K3s's own post-import naming and pinning run
 // as a named test double of K3s's code, and containerd's CRI (the one
 // kubelet asks) must then resolve every image by its tag and by
-// name@<registry digest>, pinned.
+// name@<registry digest>, pinned. It also checks the alternative to the
+// import: containerd's CRI pulling through K3s's registries.yaml mirrors
+// from the payload served by firstboot/imageregistry (mirror_test.go), and
+// benchmarks the two against each other (bench_firstboot_test.go).
 //
 // It holds only tests and is a module of its own (go.mod beside this
 // file) so the containerd module stays out of the product's go.mod; `go

@@ -118,7 +118,7 @@ func randomLayer(t *testing.T, size int64) v1.Layer {
 }
 
 // ociImage is an OCI image for linux/arch made of layers.
-func ociImage(t *testing.T, arch string, layers ...v1.Layer) v1.Image {
+func ociImage(t testing.TB, arch string, layers ...v1.Layer) v1.Image {
 	t.Helper()
 	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	img, err := mutate.ConfigFile(img, &v1.ConfigFile{OS: "linux", Architecture: arch, RootFS: v1.RootFS{Type: "layers"}})
