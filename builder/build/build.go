@@ -2,6 +2,7 @@
 // artifacts and a build report out.
 //
 //	site ─► inputs (cache, digests) ─► rootfs tree ─► OS image (squashfs)
+//	                                 ├► image payload (kept in the cache by digest)
 //	                                 └► kernel + initramfs ─► outputs (raw, ...)
 //
 // Every artifact is written into a staging area and moved to its final name
@@ -121,6 +122,8 @@ type pipeline struct {
 	// agentJoinToken is what agents join with; the PXE bundle's agent node
 	// configs carry it.
 	agentJoinToken string
+	// payload is the staged image payload (addPayload); nil without images.
+	payload *stagedPayload
 }
 
 func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
@@ -141,6 +144,9 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 	in := output.Inputs{
 		Name: b.site.Metadata.Name, Seed: b.site.Seed, ModTime: b.modTime,
 		KernelVersion: k.Version, Cmdline: b.site.OS.Cmdline, AgentJoinToken: b.agentJoinToken,
+	}
+	if p := b.payload; p != nil {
+		in.Payload, in.PayloadSHA256, in.PayloadSize = p.path, p.sha256, p.size
 	}
 	if in.Secrets, err = b.writeSecretsVolume(); err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/builder/site"
 	"github.com/ml-appliance/appliance/firstboot/nodeconfig"
+	"github.com/ml-appliance/appliance/firstboot/payload"
 	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
@@ -258,6 +259,16 @@ func TestK3sFromLocalFilesIsPlacedInTheOSImage(t *testing.T) {
 		if !strings.Contains(listing, "\n"+want+"\n") {
 			t.Errorf("OS image lacks %s", want)
 		}
+	}
+	// No images, no payload: neither the artifact nor its descriptor.
+	if a := artifact(rep, PayloadKind); a.Kind != "" {
+		t.Errorf("a site without images has a payload artifact %+v", a)
+	}
+	if _, err := os.Stat(filepath.Join(work, "out", PayloadName("lab"))); !os.IsNotExist(err) {
+		t.Errorf("a site without images has %s: %v", PayloadName("lab"), err)
+	}
+	if strings.Contains(listing, payload.ImagePayloadDescriptor) {
+		t.Errorf("a site without images has %s in its OS image", payload.ImagePayloadDescriptor)
 	}
 	// With a baked import cache K3s would unpin the images of the archives
 	// it lists (builder/k3s Place).

@@ -88,3 +88,44 @@ func writeStaged(path string, r io.Reader) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// linkOrCopy makes dst the file src, which holds size bytes: a hard link
+// (no byte is copied), or where that fails (src and dst on different
+// filesystems, say) a copy through io.Copy between the two *os.File,
+// which Linux does with copy_file_range, in the kernel. A failed copy
+// leaves no dst.
+func linkOrCopy(src, dst string, size int64) error {
+	lerr := os.Link(src, dst)
+	if lerr == nil {
+		return nil
+	}
+	if err := copyFile(src, dst, size); err != nil {
+		return fmt.Errorf("%w; copying instead: %w", lerr, err)
+	}
+	return nil
+}
+
+// copyFile copies src, which holds size bytes, to a new read-only dst.
+func copyFile(src, dst string, size int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != size {
+		err = fmt.Errorf("copied %d bytes of %s, want %d", n, src, size)
+	}
+	if err != nil {
+		os.Remove(dst)
+		return err
+	}
+	return nil
+}

@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 
-	"github.com/ml-appliance/appliance/builder/imagestore"
 	"github.com/ml-appliance/appliance/builder/k3s"
 	"github.com/ml-appliance/appliance/builder/lock"
 	"github.com/ml-appliance/appliance/builder/platform"
@@ -15,15 +13,10 @@ import (
 	"github.com/ml-appliance/appliance/builder/rootfs"
 )
 
-// PlatformArchive is the platform's image archive in K3s's images
-// directory: one OCI archive, so a layer shared by many images is shipped
-// once.
-const PlatformArchive = "appliance-platform.tar"
-
 // addCluster resolves the K3s release and the platform (with the lock's
-// pins), checks the lock when the build is --locked, and places K3s, the
-// platform's image archive, charts and manifests in the tree. A site
-// without a k3s section gets neither.
+// pins), checks the lock when the build is --locked, places K3s, the
+// platform's charts and manifests in the tree and stages the image payload
+// (addPayload). A site without a k3s section gets neither.
 func (b *pipeline) addCluster(ctx context.Context, tree *rootfs.Tree) error {
 	if !b.site.K3s.Enabled() {
 		if b.opts.Locked {
@@ -45,49 +38,38 @@ func (b *pipeline) addCluster(ctx context.Context, tree *rootfs.Tree) error {
 			return err
 		}
 	}
-	var extra []k3s.Archive
 	if res.Platform != nil {
-		a, err := b.writePlatform(tree, res)
-		if err != nil {
+		if err := b.addPlatform(tree, res); err != nil {
 			return err
 		}
-		extra = append(extra, a)
 	}
-	if err := k3s.Place(tree, *res.K3s, extra...); err != nil {
+	if err := k3s.Place(tree, *res.K3s); err != nil {
 		return fmt.Errorf("k3s: %w", err)
 	}
 	b.report.Inputs = append(b.report.Inputs, res.K3s.Inputs()...)
 	return nil
 }
 
-// writePlatform writes the image archive (into scratch, for K3s's images
-// directory), places charts and manifests, and records all of it in the
-// report.
-func (b *pipeline) writePlatform(tree *rootfs.Tree, res *Resolution) (k3s.Archive, error) {
-	path := filepath.Join(b.scratch, PlatformArchive)
-	b.log.Info("writing platform image archive", "images", len(res.Images))
-	task := b.opts.Progress.Task("write "+PlatformArchive, 0, 0)
-	err := imagestore.WriteFile(path, res.Images, imagestore.WriteOptions{ModTime: b.modTime, Progress: task})
-	task.Done(err)
-	if err != nil {
-		return k3s.Archive{}, err
-	}
-	blob, err := b.cache.File(path)
-	if err != nil {
-		return k3s.Archive{}, err
+// addPlatform places charts and manifests, stages the image payload when
+// there are images, and records all of it in the report.
+func (b *pipeline) addPlatform(tree *rootfs.Tree, res *Resolution) error {
+	if len(res.Images) > 0 {
+		var err error
+		if b.payload, err = b.addPayload(tree, res.Images); err != nil {
+			return err
+		}
 	}
 	if err := platform.Place(tree, res.Platform); err != nil {
-		return k3s.Archive{}, err
+		return err
 	}
 	b.reportPlatform(res)
-	b.addInput("platform-images", PlatformArchive, blob.Digest().String(), blob.Size())
 	if m := res.Platform.Manifests; m != nil {
 		for _, f := range m.Files() {
 			sum := sha256.Sum256(f.Data)
 			b.addInput("site-manifest "+f.Name, f.Source, "sha256:"+hex.EncodeToString(sum[:]), int64(len(f.Data)))
 		}
 	}
-	return k3s.Archive{Name: PlatformArchive, Blob: blob}, nil
+	return nil
 }
 
 func (b *pipeline) reportPlatform(res *Resolution) {

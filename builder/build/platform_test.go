@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -40,6 +41,11 @@ type platformFixture struct {
 	// shared is a layer every image has; each also has one of ownSize.
 	shared  v1.Layer
 	ownSize int64
+	// streamed makes layers testfixture.StreamedLayer (generated as they
+	// are read) and pushes them with testfixture.PushStreamed, for
+	// payloads of gigabytes; layers counts the layers made, for their seeds.
+	streamed bool
+	layers   int
 }
 
 func newPlatformFixture(t testing.TB) *platformFixture {
@@ -50,8 +56,26 @@ func newPlatformFixture(t testing.TB) *platformFixture {
 // sizes: one shared by every image, and one of its own per image.
 func newPlatformFixtureSized(t testing.TB, sharedSize, ownSize int64) *platformFixture {
 	t.Helper()
-	f := &platformFixture{work: t.TempDir(), registry: testrepo.Registry(t), ownSize: ownSize,
-		charts: testrepo.ChartRepo(t, testrepo.WebChart(), testrepo.DBChart(), testrepo.AppChart())}
+	f := &platformFixture{work: t.TempDir(), ownSize: ownSize}
+	f.registry = testrepo.Registry(t)
+	return f.setUp(t, sharedSize)
+}
+
+// newPlatformFixtureStreamed is newPlatformFixtureSized for payloads of
+// gigabytes: the registry keeps its blobs in files and every layer is
+// generated as it is read, so no layer is ever held in memory.
+func newPlatformFixtureStreamed(t testing.TB, sharedSize, ownSize int64) *platformFixture {
+	t.Helper()
+	f := &platformFixture{work: t.TempDir(), ownSize: ownSize, streamed: true}
+	f.registry = testrepo.DiskRegistry(t, filepath.Join(f.work, "registry"))
+	return f.setUp(t, sharedSize)
+}
+
+// setUp writes the stand-in base and K3s, pushes the images and makes the
+// site.
+func (f *platformFixture) setUp(t testing.TB, sharedSize int64) *platformFixture {
+	t.Helper()
+	f.charts = testrepo.ChartRepo(t, testrepo.WebChart(), testrepo.DBChart(), testrepo.AppChart())
 	base := filepath.Join(f.work, "base.tar")
 	bin := filepath.Join(f.work, "k3s")
 	airgap := filepath.Join(f.work, "k3s-airgap-images-amd64.tar.zst")
@@ -60,10 +84,7 @@ func newPlatformFixtureSized(t testing.TB, sharedSize, ownSize int64) *platformF
 			t.Fatal(err)
 		}
 	}
-	var err error
-	if f.shared, err = random.Layer(sharedSize, types.OCILayer); err != nil {
-		t.Fatal(err)
-	}
+	f.shared = f.layer(t, sharedSize)
 	f.push(t, "library/busybox:1.36")
 	f.push(t, "library/postgres:16.4")
 	f.push(t, "example/setup:2.0")
@@ -82,13 +103,24 @@ func newPlatformFixtureSized(t testing.TB, sharedSize, ownSize int64) *platformF
 	return f
 }
 
-// image is a linux/amd64 image of the shared layer and one of its own.
-func (f *platformFixture) image(t testing.TB) v1.Image {
+// layer is a new layer of size bytes of random content.
+func (f *platformFixture) layer(t testing.TB, size int64) v1.Layer {
 	t.Helper()
-	own, err := random.Layer(f.ownSize, types.OCILayer)
+	f.layers++
+	if f.streamed {
+		return testfixture.StreamedLayer(t, fmt.Sprintf("layer-%d", f.layers), size)
+	}
+	l, err := random.Layer(size, types.OCILayer)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l
+}
+
+// image is a linux/amd64 image of the shared layer and one of its own.
+func (f *platformFixture) image(t testing.TB) v1.Image {
+	t.Helper()
+	own := f.layer(t, f.ownSize)
 	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
@@ -103,16 +135,31 @@ func (f *platformFixture) image(t testing.TB) v1.Image {
 
 func (f *platformFixture) push(t testing.TB, repoTag string) v1.Image {
 	img := f.image(t)
-	testfixture.PushImage(t, f.registry.Host+"/"+repoTag, img)
+	f.pushImage(t, repoTag, img)
 	return img
 }
 
-// pushIndex pushes a two-platform index (linux/amd64, linux/arm64).
+func (f *platformFixture) pushImage(t testing.TB, repoTag string, img v1.Image) {
+	if f.streamed {
+		testfixture.PushStreamed(t, f.registry.Host+"/"+repoTag, img)
+	} else {
+		testfixture.PushImage(t, f.registry.Host+"/"+repoTag, img)
+	}
+}
+
+// pushIndex pushes a two-platform index (linux/amd64, linux/arm64). A
+// streamed fixture pushes each image's blobs first, in one request each,
+// so that the index push finds them there.
 func (f *platformFixture) pushIndex(t testing.TB, repoTag string) {
 	t.Helper()
+	amd64, arm64 := f.image(t), f.image(t)
+	if f.streamed {
+		f.pushImage(t, repoTag+"-amd64", amd64)
+		f.pushImage(t, repoTag+"-arm64", arm64)
+	}
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
-		mutate.IndexAddendum{Add: f.image(t), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: f.image(t), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
 	testfixture.PushIndex(t, f.registry.Host+"/"+repoTag, idx)
 }
 
@@ -147,7 +194,7 @@ func TestPlatformIsBakedWithItsImagesChartsAndManifests(t *testing.T) {
 	img := filepath.Join(f.work, "out", "lab.squashfs")
 	listing := unsquashfsList(t, img)
 	for _, p := range []string{
-		"/usr/lib/appliance/k3s/images/" + PlatformArchive,
+		payload.ImagePayloadDescriptor,
 		payload.PlatformChartsDir + "/web-1.0.0.tgz", payload.PlatformChartsDir + "/db-0.3.0.tgz",
 		payload.PlatformManifestsDir + "/web.yaml", payload.PlatformManifestsDir + "/main-db.yaml",
 		payload.PlatformManifestsDir + "/app.yaml", payload.PlatformChartsDir + "/app-2.1.0.tgz",
@@ -157,9 +204,14 @@ func TestPlatformIsBakedWithItsImagesChartsAndManifests(t *testing.T) {
 			t.Errorf("OS image lacks %s", p)
 		}
 	}
+	// The platform's images are the payload, not an archive in the OS
+	// image: K3s's images directory has only the airgap archive.
+	if strings.Contains(listing, "appliance-platform") {
+		t.Errorf("OS image still has the platform's image archive:\n%s", listing)
+	}
 	sums := catFromImage(t, img, payload.K3sImagesManifest)
-	if !strings.Contains(string(sums), "  k3s-airgap-images-amd64.tar.zst\n") || !strings.Contains(string(sums), "  "+PlatformArchive+"\n") {
-		t.Errorf("images.sha256 does not list both archives:\n%s", sums)
+	if lines := strings.Split(strings.TrimSpace(string(sums)), "\n"); len(lines) != 1 || !strings.HasSuffix(lines[0], "  k3s-airgap-images-amd64.tar.zst") {
+		t.Errorf("images.sha256 lists other archives than the airgap one:\n%s", sums)
 	}
 	var manifest payload.Platform
 	if err := json.Unmarshal(catFromImage(t, img, payload.PlatformManifest), &manifest); err != nil {
@@ -172,7 +224,13 @@ func TestPlatformIsBakedWithItsImagesChartsAndManifests(t *testing.T) {
 	// The archive holds each blob once: 7 images of one shared layer and
 	// one own layer each (nginx's index adds its arm64 manifest nowhere:
 	// only linux/amd64 blobs travel), plus manifests, configs and the index.
-	blobs := archiveBlobs(t, catFromImage(t, img, "/usr/lib/appliance/k3s/images/"+PlatformArchive))
+	tarPath := filepath.Join(f.work, "out", PayloadName("lab"))
+	archive, err := os.ReadFile(tarPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertPayloadDescribed(t, rep, img, archive)
+	blobs := archiveBlobs(t, archive)
 	if got, want := len(blobs), 1+7+7+7+1; got != want {
 		t.Errorf("archive has %d blobs, want %d (shared layer once)", got, want)
 	}

@@ -41,8 +41,11 @@ func servesPXE(s *site.Site) bool {
 }
 
 // addServableBundle puts the bundle the initial server serves into the
-// image (payload.PXEDir). The kernel and initramfs must be written.
+// image (payload.PXEDir). The kernel and initramfs must be written. The
+// bundle does not carry the image payload: netbooted nodes pull images
+// from the servers.
 func (b *pipeline) addServableBundle(ctx context.Context, tree *rootfs.Tree, in output.Inputs) error {
+	in.Payload, in.PayloadSHA256, in.PayloadSize = "", "", 0
 	o := b.site.Outputs.PXE
 	opts, err := pxeOptions(b.site, o)
 	if err != nil {

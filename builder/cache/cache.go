@@ -17,7 +17,13 @@
 //
 // Every read verifies: a hit is hashed before use, and Blob.Open checks the
 // digest again as the content is read. A corrupt entry is removed and
-// fetched again, or, offline, reported as an error.
+// fetched again, or, offline, reported as an error. The one exception is
+// the layers of an image a lock pins (PinnedImage): they are checked by
+// size only, so that a rebuild that reuses its payload does not hash
+// gigabytes it never reads; whoever reads them checks their digests
+// (imagestore.Write does, for every blob).
+//
+// payloads/ keeps written image payloads for reuse by key (Cache.Payload).
 package cache
 
 import (

@@ -138,7 +138,14 @@ func (c *Cache) pull(ctx context.Context, ref string, r name.Reference, pin *Pin
 
 // haveImage reports whether the manifest d and every blob it names are in
 // the cache and intact. Corrupt blobs are removed (and errCorrupt returned).
-func (c *Cache) haveImage(d v1.Hash) (bool, error) {
+func (c *Cache) haveImage(d v1.Hash) (bool, error) { return c.haveImageChecking(d, c.lookupDesc) }
+
+// lookupDesc is lookup of the blob desc names.
+func (c *Cache) lookupDesc(desc v1.Descriptor) (*Blob, error) { return c.lookup(desc.Digest) }
+
+// haveImageChecking is haveImage with layers checked by layer; the
+// manifest and config are always hashed.
+func (c *Cache) haveImageChecking(d v1.Hash, layer func(v1.Descriptor) (*Blob, error)) (bool, error) {
 	mb, err := c.lookup(d)
 	if mb == nil || err != nil {
 		return false, err
@@ -152,8 +159,12 @@ func (c *Cache) haveImage(d v1.Hash) (bool, error) {
 		return false, fmt.Errorf("manifest %s: %w", d, err)
 	}
 	var corrupt error
-	for _, desc := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-		b, err := c.lookup(desc.Digest)
+	for i, desc := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		check := layer
+		if i == 0 { // the config: small, always hashed
+			check = c.lookupDesc
+		}
+		b, err := check(desc)
 		switch {
 		case errors.Is(err, errCorrupt):
 			corrupt = errors.Join(corrupt, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -58,9 +60,10 @@ func (c *Cache) PinnedImage(ctx context.Context, ref string, pin Pin) (*Image, e
 }
 
 // havePinned reports whether pin's image and index are in the cache and
-// intact. Corrupt entries are removed (and errCorrupt returned).
+// intact, its layers by their size alone (lookupSized). Corrupt entries
+// are removed (and errCorrupt returned).
 func (c *Cache) havePinned(pin Pin) (bool, error) {
-	ok, err := c.haveImage(pin.Digest)
+	ok, err := c.haveImageChecking(pin.Digest, c.lookupSized)
 	if !ok || err != nil || pin.IndexDigest.Hex == "" {
 		return ok, err
 	}
@@ -91,4 +94,30 @@ func (c *Cache) openPinned(ref string, pin Pin) (*Image, error) {
 		return nil, fmt.Errorf("image %s: %w", ref, err)
 	}
 	return img, nil
+}
+
+// lookupSized returns the entry for the blob desc names if it is there
+// with desc's size, (nil, nil) if it is missing, without hashing it: a
+// pinned image's layers are gigabytes, which a rebuild that reuses its
+// payload never reads. Whoever reads a layer checks its digest as it
+// reads (Blob.Open, and imagestore.Write for every blob it writes); an
+// entry of the wrong size (truncated, say) is removed here, as corrupt.
+func (c *Cache) lookupSized(desc v1.Descriptor) (*Blob, error) {
+	p := filepath.Join(blobDir(c.opts.Dir), desc.Digest.Hex)
+	info, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read cache entry %s: %w", desc.Digest, err)
+	case !info.Mode().IsRegular():
+		return nil, fmt.Errorf("cache entry %s is %s, not a regular file", desc.Digest, info.Mode().Type())
+	case info.Size() != desc.Size:
+		if err := os.Remove(p); err != nil {
+			return nil, fmt.Errorf("remove corrupt cache entry %s: %w", desc.Digest, err)
+		}
+		c.log.Warn("removed corrupt cache entry", "digest", desc.Digest.String(), "size", info.Size(), "want", desc.Size)
+		return nil, fmt.Errorf("%w %s (%d bytes, want %d): removed", errCorrupt, desc.Digest, info.Size(), desc.Size)
+	}
+	return &Blob{path: p, digest: desc.Digest, size: desc.Size}, nil
 }

@@ -37,10 +37,13 @@ func readRecord(path string, v any) error {
 }
 
 // writeRecord replaces the record at path with v.
-func writeRecord(path string, v any) error {
+func writeRecord(path string, v any) error { return writeRecordPerm(path, v, 0o644) }
+
+// writeRecordPerm is writeRecord with the record's permissions.
+func writeRecordPerm(path string, v any, perm os.FileMode) error {
 	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, append(raw, '\n'), 0o644)
+	return atomicfile.Write(path, append(raw, '\n'), perm)
 }

@@ -100,7 +100,7 @@ func TestValidateHostileConfigs(t *testing.T) {
 		"base-dir-is-a-file.yaml": "DIR/base-dir-is-a-file.yaml:7: os.base.dir: DIR/base.tar is a regular file, not a directory",
 		"kernel-and-efi-not-files.yaml": "DIR/kernel-and-efi-not-files.yaml:8: os.kernel.deb: DIR/fifo is a named pipe (FIFO), not a regular file\n" +
 			"DIR/kernel-and-efi-not-files.yaml:9: os.bootloader.efi: DIR/dir is a directory, not a regular file",
-		"raw-size-1mib.yaml":     "DIR/raw-size-1mib.yaml:12: outputs.raw.size: 1MiB is too small: the disk layout needs at least 2819MiB (ESP, two OS slots, SECRETS, STATE), more for an OS image over 512MiB; 0 makes the smallest image that fits",
+		"raw-size-1mib.yaml":     "DIR/raw-size-1mib.yaml:12: outputs.raw.size: 1MiB is too small: the disk layout needs at least 2819MiB (ESP, two OS slots, SECRETS, STATE), more for an OS image over 512MiB and for the image payload (its own partition); 0 makes the smallest image that fits",
 		"raw-size-8000tib.yaml":  "DIR/raw-size-8000tib.yaml:12: outputs.raw.size: 8000TiB is larger than 4TiB, the most a raw image may be (STATE grows to fill the real disk at first boot, so the image need not be the disk's size)",
 		"raw-size-overflow.yaml": "DIR/raw-size-overflow.yaml:12: outputs.raw.size: invalid size 18446744073709551615: too large",
 	}

@@ -1,21 +1,33 @@
 // Package diskimage writes the appliance's raw GPT disk image: the layout
 // of partitions, the ESP's FAT32 filesystem and its files, the OS image in
-// slot A, the cluster's secrets volume and an empty ext4 STATE.
+// slot A, the cluster's secrets volume, the image payload and an empty
+// ext4 STATE.
 //
 // The disk, in order, every partition aligned to 1 MiB:
 //
-//	1 ESP    EFI System, FAT32 labelled ESP: bootloader, kernel, initramfs, loader entries
-//	2 OS-A   Linux filesystem: the OS image (squashfs) written raw
+//	1 ESP      EFI System, FAT32 labelled ESP: bootloader, kernel, initramfs, loader entries
+//	2 OS-A     Linux filesystem: the OS image (squashfs) written raw
 //	3 OS-B     Linux filesystem: same size as OS-A, zeroed, the slot an upgrade writes
 //	4 SECRETS  Linux filesystem: 1 MiB, the secrets volume (firstboot/clustersecrets)
 //	           or zeros; the node's first boot takes what its role needs and wipes it
-//	5 STATE    Linux filesystem: ext4 labelled STATE, last so the node can grow it
+//	5 PAYLOAD  TypePayload, attribute AttrReadOnly: only with Options.Payload; the
+//	           image payload's tar (firstboot/payload) written raw, no filesystem,
+//	           the tar's size rounded up to MiB
+//	5|6 STATE  Linux filesystem: ext4 labelled STATE, last so the node can grow it
+//
+// STATE is partition 6 with a payload and 5 without: everything that looks
+// for a partition does so by its label (bootparam.Label*), never by number.
+// PAYLOAD is sized exactly, with no room to grow: an upgrade that brings
+// another payload (a different digest) writes it to STATE as
+// payload.ImagePayloadStateDir/<index hex>.tar instead, and the node serves
+// whichever payload its OS image names; the partition is never rewritten.
 //
 // Partition labels come from firstboot/bootparam. The output is
 // reproducible: every GUID, the FAT volume ID, the ext4 UUID and hash seed
 // derive from Options.Seed, and every timestamp is Options.ModTime, so the
 // same inputs give a byte-identical file. The file is sparse: only the
-// filesystems' metadata, the ESP's files and the OS image are written.
+// filesystems' metadata, the ESP's files, the OS image and the payload are
+// written (the OS image and the payload by copy_file_range, see copyTo).
 //
 // GPT and FAT32 are written with github.com/diskfs/go-diskfs. What its
 // FAT32 gets wrong (clock timestamps and volume ID, more clusters than FAT
@@ -29,12 +41,16 @@ package diskimage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
 	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
@@ -80,6 +96,9 @@ type Options struct {
 	// Secrets is the host path of the secrets volume written to SECRETS;
 	// "" leaves the partition zeroed.
 	Secrets string
+	// Payload is the host path of the image payload's tar written to
+	// PAYLOAD; "" means no PAYLOAD partition.
+	Payload string
 	// ModTime is every filesystem timestamp. Required.
 	ModTime time.Time
 }
@@ -100,32 +119,73 @@ type Partition struct {
 	// Start and Size in bytes.
 	Start int64 `json:"start"`
 	Size  int64 `json:"size"`
-	// Filesystem is "" for the empty OS-B.
+	// Filesystem is "" for the empty OS-B, SECRETS and PAYLOAD (a tar).
 	Filesystem string `json:"filesystem,omitempty"`
 	// FilesystemID is the FAT volume ID (as "ABCD-1234") or the ext4 UUID;
-	// "" for squashfs and OS-B.
+	// "" for the others.
 	FilesystemID string `json:"filesystemID,omitempty"`
+	// Attributes are the GPT attribute bits (AttrReadOnly for PAYLOAD),
+	// hex text in JSON.
+	Attributes bootparam.GPTAttributes `json:"attributes,omitempty"`
+}
+
+// Partition returns the partition labelled label.
+func (l Layout) Partition(label string) (Partition, bool) {
+	for _, p := range l.Partitions {
+		if p.Label == label {
+			return p, true
+		}
+	}
+	return Partition{}, false
+}
+
+// mustPartition is Partition for a label every layout has.
+func (l Layout) mustPartition(label string) Partition {
+	p, ok := l.Partition(label)
+	if !ok {
+		panic("diskimage: layout without " + label)
+	}
+	return p
 }
 
 // Write writes the disk image to path, creating or truncating it. On error
 // the file may be left half-written: the caller writes to a temporary name
 // and renames it when Write succeeds.
 func Write(ctx context.Context, path string, opts Options) (Layout, error) {
-	osImage, s, layout, err := plan(opts)
+	return writeDisk(ctx, path, opts, nil)
+}
+
+// WriteHashed is Write that also returns the sha256 (hex) of the whole
+// written file, the image's size being the layout's: what a build report
+// says of the image, computed while the payload is copied rather than by
+// reading the finished file again (finishDisk).
+func WriteHashed(ctx context.Context, path string, opts Options) (Layout, string, error) {
+	h := sha256.New()
+	layout, err := writeDisk(ctx, path, opts, h)
+	if err != nil {
+		return Layout{}, "", err
+	}
+	return layout, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeDisk is Write, hashing the file into h unless h is nil.
+func writeDisk(ctx context.Context, path string, opts Options, h io.Writer) (Layout, error) {
+	p, err := plan(opts)
 	if err != nil {
 		return Layout{}, err
 	}
-	defer osImage.file.Close()
+	defer p.close()
+	layout := p.layout
 
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return Layout{}, fmt.Errorf("create disk image: %w", err)
 	}
 	defer f.Close()
-	if err := f.Truncate(s.disk); err != nil {
+	if err := f.Truncate(layout.Size); err != nil {
 		return Layout{}, fmt.Errorf("size disk image %s: %w", path, err)
 	}
-	if err := writeImage(ctx, f, layout, opts, osImage); err != nil {
+	if err := writeImage(ctx, f, p, opts, h); err != nil {
 		return Layout{}, fmt.Errorf("write disk image %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -137,23 +197,23 @@ func Write(ctx context.Context, path string, opts Options) (Layout, error) {
 	return layout, nil
 }
 
-// writeImage fills the sized, zeroed file f.
-func writeImage(ctx context.Context, f *os.File, layout Layout, opts Options, osImage osImage) error {
+// writeImage fills the sized, zeroed file f, PAYLOAD last (finishDisk),
+// hashing it into h unless h is nil.
+func writeImage(ctx context.Context, f *os.File, p planned, opts Options, h io.Writer) error {
+	layout := p.layout
 	if err := writeGPT(f, layout); err != nil {
 		return err
 	}
-	esp, osA, secrets, state := layout.Partitions[0], layout.Partitions[1], layout.Partitions[3], layout.Partitions[4]
+	esp, osA := layout.mustPartition(bootparam.LabelESP), layout.mustPartition(bootparam.LabelOSA)
+	secrets, state := layout.mustPartition(bootparam.LabelSecrets), layout.mustPartition(bootparam.LabelState)
 	if err := writeESP(f, esp, opts); err != nil {
 		return fmt.Errorf("partition %s: %w", esp.Label, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := osImage.copyTo(f, osA.Start); err != nil {
+	if err := p.osImage.copyTo(ctx, f, osA.Start, nil); err != nil {
 		return fmt.Errorf("partition %s: %w", osA.Label, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
 	}
 	if err := writeSecrets(f, secrets, opts.Secrets); err != nil {
 		return fmt.Errorf("partition %s: %w", secrets.Label, err)
@@ -161,7 +221,7 @@ func writeImage(ctx context.Context, f *os.File, layout Layout, opts Options, os
 	if err := makeState(ctx, f.Name(), state, opts); err != nil {
 		return fmt.Errorf("partition %s: %w", state.Label, err)
 	}
-	return nil
+	return finishDisk(ctx, f, p, h)
 }
 
 // writeSecrets copies the secrets volume at path (if any) to the start of
@@ -207,25 +267,41 @@ func (o Options) check() error {
 	return errors.Join(errs...)
 }
 
-// newLayout gives the planned partitions their numbers and GUIDs.
-// plan checks opts, opens the OS image and lays the disk out; the caller
-// closes the OS image.
-func plan(opts Options) (osImage, sizes, Layout, error) {
-	if err := opts.check(); err != nil {
-		return osImage{}, sizes{}, Layout{}, err
-	}
-	img, err := openOSImage(opts.OSImage)
-	if err != nil {
-		return osImage{}, sizes{}, Layout{}, err
-	}
-	s, err := planSizes(opts, img.size)
-	if err != nil {
-		img.file.Close()
-		return osImage{}, sizes{}, Layout{}, err
-	}
-	return img, s, newLayout(s, opts.Seed), nil
+// planned is a laid out disk and its opened sources.
+type planned struct {
+	layout  Layout
+	osImage sourceFile
+	// payload is the zero sourceFile without Options.Payload.
+	payload sourceFile
 }
 
+func (p planned) close() error { return closeSources(p.osImage, p.payload) }
+
+// plan checks opts, opens the OS image and the payload and lays the disk
+// out; the caller closes what it returns.
+func plan(opts Options) (planned, error) {
+	if err := opts.check(); err != nil {
+		return planned{}, err
+	}
+	var p planned
+	var err error
+	if p.osImage, err = openOSImage(opts.OSImage); err != nil {
+		return planned{}, err
+	}
+	if opts.Payload != "" {
+		if p.payload, err = openPayload(opts.Payload); err != nil {
+			return planned{}, errors.Join(err, p.close())
+		}
+	}
+	s, err := planSizes(opts, p.osImage.size, p.payload.size)
+	if err != nil {
+		return planned{}, errors.Join(err, p.close())
+	}
+	p.layout = newLayout(s, opts.Seed)
+	return p, nil
+}
+
+// newLayout gives the planned partitions their numbers and GUIDs.
 func newLayout(s sizes, seed string) Layout {
 	l := Layout{Size: s.disk, DiskGUID: guidString(derivedUUID(seed, idDisk))}
 	for i, p := range s.partitions() {
@@ -237,6 +313,7 @@ func newLayout(s sizes, seed string) Layout {
 			Start:      p.start,
 			Size:       p.size,
 			Filesystem: p.filesystem,
+			Attributes: p.attributes,
 		}
 		switch p.filesystem {
 		case FilesystemFAT32:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
 )
 
 // PartFiles are the host paths WriteParts writes.
@@ -18,17 +20,19 @@ type PartFiles struct {
 
 // WriteParts writes, as separate image files, the ESP and STATE of the
 // smallest disk Write would make for opts, and returns that disk's layout.
-// The SECRETS partition's content is opts.Secrets itself.
+// The SECRETS partition's content is opts.Secrets itself, PAYLOAD's (with
+// opts.Payload) the payload itself.
 // An installer writes them and the OS image at the layout's offsets,
 // without a whole raw image travelling alongside the OS image.
 func WriteParts(ctx context.Context, files PartFiles, opts Options) (Layout, error) {
 	opts.Size = 0
-	osImage, _, layout, err := plan(opts)
+	p, err := plan(opts)
 	if err != nil {
 		return Layout{}, err
 	}
-	defer osImage.file.Close()
-	esp, state := layout.Partitions[0], layout.Partitions[4]
+	defer p.close()
+	layout := p.layout
+	esp, state := layout.mustPartition(bootparam.LabelESP), layout.mustPartition(bootparam.LabelState)
 	// The FAT32 and the ext4 do not record where they start on the disk:
 	// made at offset 0 of their own file, they are the same bytes.
 	esp.Start, state.Start = 0, 0

@@ -38,7 +38,7 @@ func TestWritePartsMatchesRawImage(t *testing.T) {
 	for _, c := range []struct {
 		path string
 		part Partition
-	}{{files.ESP, rawLayout.Partitions[0]}, {files.State, rawLayout.Partitions[4]}} {
+	}{{files.ESP, rawLayout.mustPartition("ESP")}, {files.State, rawLayout.mustPartition("STATE")}} {
 		img, err := os.ReadFile(c.path)
 		if err != nil {
 			t.Fatal(err)

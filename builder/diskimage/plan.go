@@ -44,17 +44,33 @@ const (
 const (
 	TypeEFISystem       = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 	TypeLinuxFilesystem = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+	// TypePayload marks the PAYLOAD partition: raw bytes of an uncompressed
+	// OCI image layout tar, no filesystem (firstboot/payload). It is this
+	// project's own GUID (a random version 4 UUID, chosen once): no
+	// registry of type GUIDs has one for "a tar in place", and a Linux
+	// filesystem type would invite blkid, udisks or a firmware to look for
+	// a filesystem in it. Nothing but firstboot reads it, by its label.
+	TypePayload = "DCAE7997-905F-48A9-9313-A4EA41728FE9"
 )
 
-// sizes are the resolved sizes of one disk, in bytes.
+// AttrReadOnly (GPT attribute bit 60) marks PAYLOAD as not to be written.
+// The Linux kernel does not enforce it (efi_partition in
+// block/partitions/efi.c makes no partition read-only from it); it tells
+// people and tools (sgdisk -A, systemd's image dissection) what PAYLOAD
+// is, and the node opens PAYLOAD read-only anyway.
+const AttrReadOnly = bootparam.GPTReadOnly
+
+// sizes are the resolved sizes of one disk, in bytes. payload is 0 when
+// the disk has no PAYLOAD partition.
 type sizes struct {
-	disk, esp, osSlot, secrets, state int64
+	disk, esp, osSlot, secrets, payload, state int64
 }
 
 // planSizes applies the defaults to opts and checks that the partitions fit
-// in the disk. imageSize is the OS image's size in bytes.
-func planSizes(opts Options, imageSize int64) (sizes, error) {
-	s := sizes{esp: opts.ESPSize, osSlot: opts.OSSlotSize, secrets: SecretsSize}
+// in the disk. imageSize is the OS image's size in bytes, payloadSize the
+// image payload's (0: none).
+func planSizes(opts Options, imageSize, payloadSize int64) (sizes, error) {
+	s := sizes{esp: opts.ESPSize, osSlot: opts.OSSlotSize, secrets: SecretsSize, payload: alignUp(payloadSize, MiB)}
 	if s.esp == 0 {
 		s.esp = DefaultESPSize
 	}
@@ -84,7 +100,7 @@ func planSizes(opts Options, imageSize int64) (sizes, error) {
 		return sizes{}, fmt.Errorf("OS image of %d bytes does not fit in an OS slot of %d MiB", imageSize, s.osSlot/MiB)
 	}
 
-	needed := overhead + s.esp + 2*s.osSlot + s.secrets + minState
+	needed := overhead + s.esp + 2*s.osSlot + s.secrets + s.payload + minState
 	s.disk = opts.Size
 	if s.disk == 0 {
 		s.disk = needed
@@ -93,12 +109,16 @@ func planSizes(opts Options, imageSize int64) (sizes, error) {
 		return sizes{}, fmt.Errorf("disk size %d is not a multiple of the %d-byte sector", s.disk, sectorSize)
 	}
 	if s.disk < needed {
+		payload := ""
+		if s.payload > 0 {
+			payload = fmt.Sprintf(", %s %d MiB (the image payload of %d bytes)", bootparam.LabelPayload, s.payload/MiB, payloadSize)
+		}
 		return sizes{}, fmt.Errorf("disk size %d bytes is too small: the layout needs at least %d bytes (%d MiB: "+
-			"ESP %d MiB, %s and %s %d MiB each, %s %d MiB, %s at least %d MiB, 2 MiB for the GPT)",
+			"ESP %d MiB, %s and %s %d MiB each, %s %d MiB%s, %s at least %d MiB, 2 MiB for the GPT)",
 			s.disk, needed, needed/MiB, s.esp/MiB, bootparam.LabelOSA, bootparam.LabelOSB, s.osSlot/MiB,
-			bootparam.LabelSecrets, s.secrets/MiB, bootparam.LabelState, minState/MiB)
+			bootparam.LabelSecrets, s.secrets/MiB, payload, bootparam.LabelState, minState/MiB)
 	}
-	stateStart := MiB + s.esp + 2*s.osSlot + s.secrets
+	stateStart := MiB + s.esp + 2*s.osSlot + s.secrets + s.payload
 	// STATE takes the rest, up to the last MiB boundary before the backup GPT.
 	s.state = alignDown(s.disk-gptTail, MiB) - stateStart
 	return s, nil
@@ -107,18 +127,23 @@ func planSizes(opts Options, imageSize int64) (sizes, error) {
 // partitionPlan is one partition before GUIDs are given.
 type partitionPlan struct {
 	label, typeGUID, filesystem string
+	attributes                  bootparam.GPTAttributes
 	start, size                 int64
 }
 
-// partitions lays out the five partitions, in order, 1 MiB aligned.
+// partitions lays out the partitions, in order, 1 MiB aligned: PAYLOAD
+// only with a payload, STATE always last (the node grows it).
 func (s sizes) partitions() []partitionPlan {
 	parts := []partitionPlan{
 		{label: bootparam.LabelESP, typeGUID: TypeEFISystem, filesystem: FilesystemFAT32, size: s.esp},
 		{label: bootparam.LabelOSA, typeGUID: TypeLinuxFilesystem, filesystem: FilesystemSquashfs, size: s.osSlot},
 		{label: bootparam.LabelOSB, typeGUID: TypeLinuxFilesystem, size: s.osSlot},
 		{label: bootparam.LabelSecrets, typeGUID: TypeLinuxFilesystem, size: s.secrets},
-		{label: bootparam.LabelState, typeGUID: TypeLinuxFilesystem, filesystem: FilesystemExt4, size: s.state},
 	}
+	if s.payload > 0 {
+		parts = append(parts, partitionPlan{label: bootparam.LabelPayload, typeGUID: TypePayload, attributes: AttrReadOnly, size: s.payload})
+	}
+	parts = append(parts, partitionPlan{label: bootparam.LabelState, typeGUID: TypeLinuxFilesystem, filesystem: FilesystemExt4, size: s.state})
 	next := MiB
 	for i := range parts {
 		parts[i].start = next

@@ -1,16 +1,19 @@
 package diskimage
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
 )
 
 func TestPlanSizesDefaults(t *testing.T) {
 	tests := []struct {
-		name      string
-		opts      Options
-		imageSize int64
-		want      sizes
+		name                   string
+		opts                   Options
+		imageSize, payloadSize int64
+		want                   sizes
 	}{
 		{
 			name:      "all defaults, small image: 1 GiB slots, smallest disk",
@@ -40,10 +43,29 @@ func TestPlanSizesDefaults(t *testing.T) {
 			imageSize: 8 * MiB,
 			want:      sizes{disk: 2*MiB + 256*MiB + 16*MiB + MiB + 512*MiB, esp: 256 * MiB, osSlot: 8 * MiB, secrets: MiB, state: 512 * MiB},
 		},
+		{
+			name:      "payload: its own partition, the tar rounded up to MiB",
+			imageSize: 100 * MiB, payloadSize: 5*1000*1000*1000 + 1,
+			want: sizes{disk: 2*MiB + 256*MiB + 2*1024*MiB + MiB + 4769*MiB + 512*MiB, esp: 256 * MiB, osSlot: 1024 * MiB, secrets: MiB,
+				payload: 4769 * MiB, state: 512 * MiB},
+		},
+		{
+			name:      "payload of whole MiBs: no padding",
+			opts:      Options{OSSlotSize: 8 * MiB},
+			imageSize: 4096, payloadSize: 3 * MiB,
+			want: sizes{disk: 2*MiB + 256*MiB + 16*MiB + MiB + 3*MiB + 512*MiB, esp: 256 * MiB, osSlot: 8 * MiB, secrets: MiB, payload: 3 * MiB, state: 512 * MiB},
+		},
+		{
+			name:      "payload and explicit size: STATE takes what the payload leaves",
+			opts:      Options{Size: 4096 * MiB, ESPSize: 64 * MiB, OSSlotSize: 8 * MiB, MinStateSize: 64 * MiB},
+			imageSize: 4096, payloadSize: 1024*MiB - 10,
+			want: sizes{disk: 4096 * MiB, esp: 64 * MiB, osSlot: 8 * MiB, secrets: MiB, payload: 1024 * MiB,
+				state: 4096*MiB - MiB - MiB - 64*MiB - 16*MiB - MiB - 1024*MiB},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := planSizes(tt.opts, tt.imageSize)
+			got, err := planSizes(tt.opts, tt.imageSize, tt.payloadSize)
 			if err != nil {
 				t.Fatalf("planSizes: %v", err)
 			}
@@ -58,10 +80,10 @@ func TestPlanSizesErrors(t *testing.T) {
 	small := Options{ESPSize: 64 * MiB, OSSlotSize: 8 * MiB, MinStateSize: 64 * MiB}
 	withSize := func(size int64) Options { o := small; o.Size = size; return o }
 	tests := []struct {
-		name      string
-		opts      Options
-		imageSize int64
-		want      string
+		name                   string
+		opts                   Options
+		imageSize, payloadSize int64
+		want                   string
 	}{
 		{
 			name: "disk one sector too small",
@@ -74,6 +96,14 @@ func TestPlanSizesErrors(t *testing.T) {
 			opts: Options{Size: 1024 * MiB},
 			want: "disk size 1073741824 bytes is too small: the layout needs at least 2955935744 bytes " +
 				"(2819 MiB: ESP 256 MiB, OS-A and OS-B 1024 MiB each, SECRETS 1 MiB, STATE at least 512 MiB, 2 MiB for the GPT)",
+		},
+		{
+			name:        "disk too small for the payload",
+			opts:        withSize(1024 * MiB),
+			payloadSize: 1000*MiB + 1,
+			want: "disk size 1073741824 bytes is too small: the layout needs at least 1203765248 bytes " +
+				"(1148 MiB: ESP 64 MiB, OS-A and OS-B 8 MiB each, SECRETS 1 MiB, PAYLOAD 1001 MiB (the image payload of 1048576001 bytes), " +
+				"STATE at least 64 MiB, 2 MiB for the GPT)",
 		},
 		{
 			name: "disk size not whole sectors",
@@ -109,7 +139,7 @@ func TestPlanSizesErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := planSizes(tt.opts, tt.imageSize)
+			got, err := planSizes(tt.opts, tt.imageSize, tt.payloadSize)
 			if err == nil {
 				t.Fatalf("planSizes = %+v, want error %q", got, tt.want)
 			}
@@ -121,30 +151,53 @@ func TestPlanSizesErrors(t *testing.T) {
 }
 
 func TestPartitionsAreContiguousAndAligned(t *testing.T) {
-	s, err := planSizes(Options{Size: 10*1024*MiB + 4096}, 300*MiB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := s.partitions()
-	wantLabels := []string{"ESP", "OS-A", "OS-B", "SECRETS", "STATE"}
-	next := MiB
-	for i, p := range parts {
-		if p.label != wantLabels[i] {
-			t.Errorf("partition %d label %q, want %q", i+1, p.label, wantLabels[i])
+	for _, c := range []struct {
+		payloadSize int64
+		wantLabels  []string
+	}{
+		{0, []string{"ESP", "OS-A", "OS-B", "SECRETS", "STATE"}},
+		// PAYLOAD before STATE: STATE stays last, so the node can grow it.
+		{2*MiB + 5, []string{"ESP", "OS-A", "OS-B", "SECRETS", "PAYLOAD", "STATE"}},
+	} {
+		s, err := planSizes(Options{Size: 10*1024*MiB + 4096}, 300*MiB, c.payloadSize)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if p.start != next {
-			t.Errorf("%s starts at %d, want %d (right after the previous one)", p.label, p.start, next)
+		parts := s.partitions()
+		var labels []string
+		next := MiB
+		for _, p := range parts {
+			labels = append(labels, p.label)
+			if p.start != next {
+				t.Errorf("%s starts at %d, want %d (right after the previous one)", p.label, p.start, next)
+			}
+			if p.start%MiB != 0 || p.size%MiB != 0 {
+				t.Errorf("%s start %d size %d not MiB aligned", p.label, p.start, p.size)
+			}
+			wantType, wantAttr := TypeLinuxFilesystem, bootparam.GPTAttributes(0)
+			switch p.label {
+			case "ESP":
+				wantType = TypeEFISystem
+			case "PAYLOAD":
+				wantType, wantAttr = TypePayload, AttrReadOnly
+				if p.size != 3*MiB {
+					t.Errorf("PAYLOAD of a %d-byte payload is %d bytes, want 3 MiB", c.payloadSize, p.size)
+				}
+			}
+			if p.typeGUID != wantType || p.attributes != wantAttr {
+				t.Errorf("%s type %s attributes %#x, want %s %#x", p.label, p.typeGUID, p.attributes, wantType, wantAttr)
+			}
+			next = p.start + p.size
 		}
-		if p.start%MiB != 0 || p.size%MiB != 0 {
-			t.Errorf("%s start %d size %d not MiB aligned", p.label, p.start, p.size)
+		if !slices.Equal(labels, c.wantLabels) {
+			t.Errorf("payload of %d bytes: partitions %q, want %q", c.payloadSize, labels, c.wantLabels)
 		}
-		next = p.start + p.size
-	}
-	if parts[1].size != parts[2].size {
-		t.Errorf("OS-A size %d != OS-B size %d", parts[1].size, parts[2].size)
-	}
-	if end := next; end > s.disk-gptTail || s.disk-gptTail-end >= MiB {
-		t.Errorf("STATE ends at %d; want the last MiB boundary at or before %d", end, s.disk-gptTail)
+		if parts[1].size != parts[2].size {
+			t.Errorf("OS-A size %d != OS-B size %d", parts[1].size, parts[2].size)
+		}
+		if end := next; end > s.disk-gptTail || s.disk-gptTail-end >= MiB {
+			t.Errorf("STATE ends at %d; want the last MiB boundary at or before %d", end, s.disk-gptTail)
+		}
 	}
 }
 

@@ -91,11 +91,12 @@ func TestWriteDefaultsIsSparse(t *testing.T) {
 	if allocated := st.Blocks * 512; allocated > 16*MiB {
 		t.Errorf("image of %d MiB has %d MiB allocated, want at most 16 MiB", st.Size/MiB, allocated/MiB)
 	}
-	esp := extract(t, img, l.Partitions[0].Start, l.Partitions[0].Size)
+	espPart := l.mustPartition("ESP")
+	esp := extract(t, img, espPart.Start, espPart.Size)
 	if out := run(t, "fsck.fat", "-n", esp); len(strings.Split(strings.TrimSpace(out), "\n")) != 2 {
 		t.Errorf("fsck.fat -n on the 256 MiB ESP found problems:\n%s", out)
 	}
-	run(t, "e2fsck", "-fn", img+"?offset="+strconv.FormatInt(l.Partitions[4].Start, 10))
+	run(t, "e2fsck", "-fn", img+"?offset="+strconv.FormatInt(l.mustPartition("STATE").Start, 10))
 }
 
 func TestWriteOptionErrors(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 var testModTime = time.Unix(1700000000, 0)
 
 // testESPFiles are the ESP files of the test images, with their contents.
-func testESPFiles(t *testing.T) ([]File, map[string][]byte) {
+func testESPFiles(t testing.TB) ([]File, map[string][]byte) {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), "bootx64.efi")
 	boot := bootloaderBytes()
@@ -133,9 +133,9 @@ func TestWriteGPTLayout(t *testing.T) {
 func TestWriteSecretsVolume(t *testing.T) {
 	opts := smallOptions(t, testSquashfs(t))
 	img, l := write(t, opts)
-	secrets := l.Partitions[3]
-	if secrets.Label != "SECRETS" {
-		t.Fatalf("partition 4 is %s", secrets.Label)
+	secrets := l.mustPartition("SECRETS")
+	if secrets.Number != 4 {
+		t.Fatalf("SECRETS is partition %d, want 4", secrets.Number)
 	}
 	if got := readAt(t, img, secrets.Start, int(secrets.Size)); !bytes.Equal(got, make([]byte, secrets.Size)) {
 		t.Error("SECRETS is not zeroed without a secrets volume")
@@ -148,8 +148,8 @@ func TestWriteSecretsVolume(t *testing.T) {
 	if !bytes.Equal(got[:len(volume)], volume) || !bytes.Equal(got[len(volume):], make([]byte, int(secrets.Size)-len(volume))) {
 		t.Error("SECRETS does not hold the volume followed by zeros")
 	}
-	if st := l.Partitions[4]; st.Label != "STATE" {
-		t.Errorf("partition 5 is %s, want STATE", st.Label)
+	if st := l.Partitions[len(l.Partitions)-1]; st.Label != "STATE" {
+		t.Errorf("the last partition is %s, want STATE", st.Label)
 	}
 
 	writeFile(t, opts.Secrets, make([]byte, SecretsSize+1))
@@ -164,7 +164,7 @@ func TestWriteESP(t *testing.T) {
 	opts := smallOptions(t, testSquashfs(t))
 	_, wantFiles := testESPFiles(t)
 	img, l := write(t, opts)
-	esp := l.Partitions[0]
+	esp := l.mustPartition("ESP")
 
 	part := extract(t, img, esp.Start, esp.Size)
 	// A clean check prints its version and one summary line, nothing else.
@@ -204,7 +204,7 @@ func TestWriteOSSlots(t *testing.T) {
 	needTool(t, "unsquashfs", "squashfs-tools")
 	sq := testSquashfs(t)
 	img, l := write(t, smallOptions(t, sq))
-	osA, osB := l.Partitions[1], l.Partitions[2]
+	osA, osB := l.mustPartition("OS-A"), l.mustPartition("OS-B")
 
 	want := mustRead(t, sq)
 	if got := readAt(t, img, osA.Start, len(want)); !bytes.Equal(got, want) {
@@ -228,7 +228,7 @@ func TestWriteOSSlots(t *testing.T) {
 func TestWriteState(t *testing.T) {
 	needTool(t, "e2fsck", "e2fsprogs")
 	img, l := write(t, smallOptions(t, testSquashfs(t)))
-	state := l.Partitions[4]
+	state := l.mustPartition("STATE")
 	onImage := img + "?offset=" + strconv.FormatInt(state.Start, 10)
 
 	run(t, "e2fsck", "-fn", onImage) // fails the test on any problem (non-zero exit)

@@ -41,9 +41,9 @@ func Write(w io.Writer, images []Image, opts WriteOptions) error {
 	if err != nil {
 		return err
 	}
-	index, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs})
+	index, err := indexJSON(descs)
 	if err != nil {
-		return fmt.Errorf("index.json: %w", err)
+		return err
 	}
 	mtime := opts.ModTime
 	if mtime.IsZero() {
@@ -63,6 +63,37 @@ func Write(w io.Writer, images []Image, opts WriteOptions) error {
 		return err
 	}
 	return tw.tw.Close()
+}
+
+// ArchiveVersion changes whenever Write writes other bytes for the same
+// images and WriteOptions.ModTime: with the sha256 of index.json and the
+// mtime, it keys an archive kept for reuse (see Index).
+const ArchiveVersion = 1
+
+// Index returns the index.json Write would write for images, without
+// reading any layer, and the containerd names it lists, sorted. Its
+// sha256 identifies the archive's content: index.json names each image's
+// manifest (or index) by digest, and those name their blobs by digest.
+func Index(images []Image) (index []byte, names []string, err error) {
+	descs, _, err := plan(images)
+	if err != nil {
+		return nil, nil, err
+	}
+	if index, err = indexJSON(descs); err != nil {
+		return nil, nil, err
+	}
+	for _, d := range descs {
+		names = append(names, d.Annotations[AnnotationImageName])
+	}
+	return index, names, nil
+}
+
+func indexJSON(descs []v1.Descriptor) ([]byte, error) {
+	index, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs})
+	if err != nil {
+		return nil, fmt.Errorf("index.json: %w", err)
+	}
+	return index, nil
 }
 
 // WriteFile writes the archive to a temp file beside path and renames it
@@ -171,7 +202,7 @@ func (t *tarWriter) blob(b *blob, v *verifier) error {
 		return err
 	}
 	if n+extra != b.size {
-		return fmt.Errorf("content is %d bytes, want %d", n+extra, b.size)
+		return &DamagedBlobError{Digest: b.digest, Detail: fmt.Sprintf("content is %d bytes, want %d", n+extra, b.size)}
 	}
 	v.end(b)
 	return nil

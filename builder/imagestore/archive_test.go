@@ -3,6 +3,7 @@ package imagestore
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -169,6 +170,31 @@ func TestWriteIsReproducible(t *testing.T) {
 	}
 }
 
+// TestIndexIsWhatWriteWrites: Index gives the archive's index.json byte
+// for byte, and the names it lists, without writing the archive.
+func TestIndexIsWhatWriteWrites(t *testing.T) {
+	f := newFixture(t)
+	imgs := f.pull(t, f.refMulti, f.refB, f.refA)
+	index, names, err := Index(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	untar(t, writeArchive(t, imgs), dir)
+	written, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil || !bytes.Equal(index, written) {
+		t.Errorf("Index:\n%s\nthe archive's index.json (%v):\n%s", index, err, written)
+	}
+	var want []string
+	for _, img := range f.pull(t, f.refA, f.refB, f.refMulti) {
+		want = append(want, img.Name)
+	}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("names %v, want %v", names, want)
+	}
+}
+
 func TestWriteDetectsCorruptBlob(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -207,6 +233,10 @@ func TestWriteDetectsCorruptBlob(t *testing.T) {
 			}
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Errorf("%s exists after a failed write (stat: %v)", out, err)
+			}
+			var damaged *DamagedBlobError
+			if !errors.As(err, &damaged) || damaged.Digest != l.Digest {
+				t.Errorf("error %v does not name the damaged blob %s as a DamagedBlobError", err, l.Digest)
 			}
 		})
 	}

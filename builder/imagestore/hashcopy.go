@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // The buffers blob content is copied through: one being read into and
@@ -62,7 +64,7 @@ func (v *verifier) hash() {
 		case v.err != nil:
 		case c.end != nil:
 			if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != c.end.digest.String() {
-				v.err = blobError(c.end, fmt.Errorf("content is %s", got))
+				v.err = blobError(c.end, &DamagedBlobError{Digest: c.end.digest, Detail: "content is " + got})
 				v.failed.Store(true)
 			}
 			h.Reset()
@@ -118,6 +120,16 @@ func (v *verifier) finish() error {
 	<-v.done
 	return v.err
 }
+
+// DamagedBlobError is a blob whose content does not match its digest or
+// size, as Write found it: its source (a cache entry) is damaged.
+type DamagedBlobError struct {
+	Digest v1.Hash
+	// Detail says what was found ("content is sha256:...").
+	Detail string
+}
+
+func (e *DamagedBlobError) Error() string { return e.Detail }
 
 // blobError names the blob (and an image it belongs to) err is about.
 func blobError(b *blob, err error) error {

@@ -7,7 +7,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ml-appliance/appliance/builder/cache"
 	"github.com/ml-appliance/appliance/builder/rootfs"
 	"github.com/ml-appliance/appliance/firstboot/payload"
 )
@@ -50,21 +49,13 @@ var Links = []string{"kubectl", "crictl", "ctr"}
 // origin names what Place adds in the tree's origins.
 const origin = "k3s"
 
-// Archive is an image archive K3s imports at start besides the release's
-// airgap archive (the platform's images).
-type Archive struct {
-	// Name is the file name in ArchiveDir; its ending must be one K3s
-	// imports (payload.K3sArchiveExtensions).
-	Name string
-	// Blob is the archive's content.
-	Blob *cache.Blob
-}
-
 // Place adds the release to tree: the binary and its links, the airgap
-// archive and any extra archives with their manifest in ArchiveDir, and
-// the k3s (server) and k3s-agent units with their empty env files. No unit
-// is enabled.
-func Place(tree *rootfs.Tree, r Release, extra ...Archive) error {
+// archive with its manifest in ArchiveDir, and the k3s (server) and
+// k3s-agent units with their empty env files. No unit is enabled. The
+// airgap archive is the only image archive in the OS image: the platform's
+// and the site's images are the image payload, outside it
+// (firstboot/payload.ImagePayload).
+func Place(tree *rootfs.Tree, r Release) error {
 	if r.Binary == nil || r.Airgap == nil || r.AirgapName == "" || path.Base(r.AirgapName) != r.AirgapName {
 		return errors.New("place k3s: incomplete release (binary, airgap archive and its name are required)")
 	}
@@ -72,14 +63,7 @@ func Place(tree *rootfs.Tree, r Release, extra ...Archive) error {
 		return fmt.Errorf("place k3s: airgap archive name %s is not a name K3s imports (want one ending in %s)",
 			r.AirgapName, strings.Join(payload.K3sArchiveExtensions, ", "))
 	}
-	archives := append([]Archive{{Name: r.AirgapName, Blob: r.Airgap}}, extra...)
-	var manifest strings.Builder
-	for _, a := range archives {
-		if a.Blob == nil || path.Base(a.Name) != a.Name || payload.K3sArchiveExtension(a.Name) == "" {
-			return fmt.Errorf("place k3s: image archive %q: want a file name ending in %s, with content", a.Name, strings.Join(payload.K3sArchiveExtensions, ", "))
-		}
-		manifest.WriteString(a.Blob.Digest().Hex + "  " + a.Name + "\n")
-	}
+	manifest := r.Airgap.Digest().Hex + "  " + r.AirgapName + "\n"
 	opts := rootfs.FileOptions{Origin: origin}
 	files := []struct {
 		name string
@@ -88,7 +72,7 @@ func Place(tree *rootfs.Tree, r Release, extra ...Archive) error {
 		data []byte
 	}{
 		{name: path.Join(BinDir, "k3s"), mode: 0o755, host: r.Binary.Path()},
-		{name: Manifest, mode: 0o644, data: []byte(manifest.String())},
+		{name: Manifest, mode: 0o644, data: []byte(manifest)},
 		{name: path.Join(SystemdDir, ServerService), mode: 0o644, data: unit(ServerService, "server")},
 		{name: path.Join(SystemdDir, AgentService), mode: 0o644, data: unit(AgentService, "agent")},
 		// install.sh create_env_file: touch, chmod 0600, then the K3S_*,
@@ -108,10 +92,8 @@ func Place(tree *rootfs.Tree, r Release, extra ...Archive) error {
 			return fmt.Errorf("place k3s: %w", err)
 		}
 	}
-	for _, a := range archives {
-		if err := tree.AddFileFrom(path.Join(ArchiveDir, a.Name), 0o644, a.Blob.Path(), opts); err != nil {
-			return fmt.Errorf("place k3s: %w", err)
-		}
+	if err := tree.AddFileFrom(path.Join(ArchiveDir, r.AirgapName), 0o644, r.Airgap.Path(), opts); err != nil {
+		return fmt.Errorf("place k3s: %w", err)
 	}
 	for _, l := range Links {
 		if err := tree.AddSymlink(path.Join(BinDir, l), "k3s", opts); err != nil {

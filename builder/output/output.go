@@ -43,6 +43,17 @@ type Inputs struct {
 	// AgentJoinToken is the token agents join with ("" without K3s): the
 	// only secret a netbooted agent gets, in its node config.
 	AgentJoinToken string
+	// Payload is the path of the image payload's tar (the OCI layout
+	// firstboot/payload.ImagePayload describes), "" without one. The raw
+	// disk carries it in its PAYLOAD partition, the ISO as
+	// bootparam.ISOPayloadPath; netboot formats do not carry it.
+	Payload string
+	// PayloadSHA256 is the payload's sha256 in hex and PayloadSize its
+	// length, as the build cache recorded them (builder/cache Payload): a
+	// format that needs them takes them from here instead of hashing
+	// gigabytes again.
+	PayloadSHA256 string
+	PayloadSize   int64
 }
 
 // Format makes one kind of artifact.
@@ -75,12 +86,29 @@ func KernelCmdline(osSource, stateSource, slot string, extra []string) (string, 
 // volume when secret: it makes the file root-only (0600) first and marks
 // it report.SecretsServer.
 func DescribeSecret(kind, path, reportPath string, secret bool) (report.Artifact, error) {
+	return describeSecret(kind, path, secret, func() (report.Artifact, error) {
+		return report.Describe(kind, path, reportPath)
+	})
+}
+
+// DescribeSecretDigest is DescribeSecret for a file whose digest d its
+// writer computed as it wrote it (report.DescribeDigest): it reads none
+// of the file.
+func DescribeSecretDigest(kind, path, reportPath string, secret bool, d report.Digest) (report.Artifact, error) {
+	return describeSecret(kind, path, secret, func() (report.Artifact, error) {
+		return report.DescribeDigest(kind, path, reportPath, d)
+	})
+}
+
+// describeSecret makes path root-only when secret, describes it and marks
+// the result.
+func describeSecret(kind, path string, secret bool, describe func() (report.Artifact, error)) (report.Artifact, error) {
 	if secret {
 		if err := os.Chmod(path, 0o600); err != nil {
 			return report.Artifact{}, fmt.Errorf("%s: %w", kind, err)
 		}
 	}
-	a, err := report.Describe(kind, path, reportPath)
+	a, err := describe()
 	if secret {
 		a.Secrets = report.SecretsServer
 	}

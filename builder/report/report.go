@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/ml-appliance/appliance/internal/smallfile"
 )
 
 // FileName is the report's name in the output directory.
@@ -31,7 +33,8 @@ type Report struct {
 	Artifacts []Artifact `json:"artifacts"`
 	// Charts are the platform's charts.
 	Charts []Chart `json:"charts,omitempty"`
-	// Images are the platform's images, in the image archive.
+	// Images are the platform's and the site's images, in the image
+	// payload (the artifact of kind "payload").
 	Images []Image `json:"images,omitempty"`
 	// Warnings are the config's warnings.
 	Warnings []string `json:"warnings,omitempty"`
@@ -81,7 +84,7 @@ type Chart struct {
 	Size   int64  `json:"size"`
 }
 
-// Image is one image in the platform's image archive.
+// Image is one image in the image payload.
 type Image struct {
 	// Name is the image's name in the archive (containerd's form).
 	Name string `json:"name"`
@@ -110,7 +113,7 @@ type Input struct {
 
 // Artifact is one file in the output directory.
 type Artifact struct {
-	// Kind: "raw", "os-image", "kernel", "initramfs", ...
+	// Kind: "raw", "os-image", "payload", "kernel", "initramfs", ...
 	Kind string `json:"kind"`
 	// Path is relative to the output directory.
 	Path   string `json:"path"`
@@ -140,6 +143,46 @@ func Describe(kind, path, reportPath string) (Artifact, error) {
 		return Artifact{}, fmt.Errorf("describe %s: %w", kind, err)
 	}
 	return Artifact{Kind: kind, Path: reportPath, Size: n, SHA256: sum}, nil
+}
+
+// Digest is a file's length and sha256 in hex, computed by whoever wrote
+// it (diskimage.WriteHashed hashes the raw disk while it writes it) or
+// recorded earlier (the build cache's record of the image payload), so
+// that nobody reads gigabytes again to learn them.
+type Digest struct {
+	Size   int64
+	SHA256 string
+}
+
+// Check does the checks that cost no reading: that d.SHA256 is 64
+// lower-case hex digits and that the file at path (a symbolic link is
+// followed) is a regular file of d.Size bytes. A file that changed
+// without changing its length is not caught: d must come from the
+// writer of the file, or from a record that is kept with it.
+func (d Digest) Check(path string) error {
+	if b, err := hex.DecodeString(d.SHA256); err != nil || len(b) != sha256.Size || hex.EncodeToString(b) != d.SHA256 {
+		return fmt.Errorf("digest of %s: sha256 %q is not 64 lower-case hex digits", path, d.SHA256)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("digest of %s: %w", path, err)
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("digest of %s: it is %s, not a regular file", path, smallfile.Kind(info.Mode()))
+	}
+	if info.Size() != d.Size {
+		return fmt.Errorf("digest of %s: it is %d bytes, the digest is of %d bytes", path, info.Size(), d.Size)
+	}
+	return nil
+}
+
+// DescribeDigest is Describe for a file whose digest d is known: it
+// checks d against the file (Digest.Check) and reads none of it.
+func DescribeDigest(kind, path, reportPath string, d Digest) (Artifact, error) {
+	if err := d.Check(path); err != nil {
+		return Artifact{}, fmt.Errorf("describe %s: %w", kind, err)
+	}
+	return Artifact{Kind: kind, Path: reportPath, Size: d.Size, SHA256: d.SHA256}, nil
 }
 
 // HashFile returns the size of the file at path and its sha256 in hex.

@@ -111,8 +111,8 @@ func TestRawSizeBounds(t *testing.T) {
 		checkLoad(t, withSize(size), "", nil)
 	}
 	for size, want := range map[string]string{
-		"1MiB":    "1MiB is too small: the disk layout needs at least 2819MiB (ESP, two OS slots, SECRETS, STATE), more for an OS image over 512MiB; 0 makes the smallest image that fits",
-		"2818MiB": "2818MiB is too small: the disk layout needs at least 2819MiB (ESP, two OS slots, SECRETS, STATE), more for an OS image over 512MiB; 0 makes the smallest image that fits",
+		"1MiB":    "1MiB is too small: the disk layout needs at least 2819MiB (ESP, two OS slots, SECRETS, STATE), more for an OS image over 512MiB and for the image payload (its own partition); 0 makes the smallest image that fits",
+		"2818MiB": "2818MiB is too small: the disk layout needs at least 2819MiB (ESP, two OS slots, SECRETS, STATE), more for an OS image over 512MiB and for the image payload (its own partition); 0 makes the smallest image that fits",
 		"8000TiB": "8000TiB is larger than 4TiB, the most a raw image may be (STATE grows to fill the real disk at first boot, so the image need not be the disk's size)",
 	} {
 		checkLoad(t, withSize(size), "site.yaml:12: outputs.raw.size: "+want, nil)

@@ -48,6 +48,9 @@ const (
 	// the node's first boot takes what its role needs and wipes it
 	// (package clustersecrets).
 	LabelSecrets = "SECRETS"
+	// LabelPayload is the read-only partition whose raw bytes are the
+	// image payload's tar (package payload, ImagePayload).
+	LabelPayload = "PAYLOAD"
 	LabelState   = "STATE"
 )
 
@@ -55,6 +58,10 @@ const (
 // clustersecrets): an installer writes it to the SECRETS partition, a live
 // boot reads it under the ISO's mount.
 const ISOSecretsPath = "/install/secrets.img"
+
+// ISOPayloadPath is the image payload's tar on an ISO: an installer writes
+// it to the PAYLOAD partition, a live boot serves it from the ISO's mount.
+const ISOPayloadPath = "/appliance/payload.tar"
 
 // ISOMount is where the init of a live boot leaves the ISO 9660 filesystem
 // mounted.

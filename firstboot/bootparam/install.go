@@ -21,7 +21,8 @@ const InstallAuto = "auto"
 // holds data.
 const installForce = "force"
 
-// Paths on the ISO of what an install writes besides ISOOSImagePath.
+// Paths on the ISO of what an install writes besides ISOOSImagePath,
+// ISOSecretsPath and ISOPayloadPath (files a live boot reads too).
 const (
 	InstallLayoutPath = "/install/layout.json"
 	InstallESPImage   = "/install/esp.img"
@@ -104,6 +105,8 @@ type InstallPartition struct {
 	UniqueGUID string `json:"uniqueGUID"`
 	FirstLBA   int64  `json:"firstLBA"`
 	Sectors    int64  `json:"sectors"`
+	// Attributes are the GPT attribute bits (GPTReadOnly for PAYLOAD).
+	Attributes GPTAttributes `json:"attributes,omitempty"`
 	// Source is the absolute ISO path of the image written at the
 	// partition's start; "" means the partition is zeroed.
 	Source string `json:"source,omitempty"`

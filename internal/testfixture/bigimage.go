@@ -110,13 +110,19 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 // registry's host:port.
 func DiskRegistry(tb testing.TB, dir string) string {
 	tb.Helper()
+	srv := httptest.NewServer(DiskRegistryHandler(tb, dir))
+	tb.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// DiskRegistryHandler is DiskRegistry's registry as a handler, for a
+// server of the caller's (one that counts requests, say).
+func DiskRegistryHandler(tb testing.TB, dir string) http.Handler {
+	tb.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(fileBlobs{dir: dir}))
-	srv := httptest.NewServer(reg)
-	tb.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(fileBlobs{dir: dir}))
 }
 
 type fileBlobs struct{ dir string }

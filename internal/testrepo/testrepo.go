@@ -20,6 +20,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/repo"
+
+	"github.com/ml-appliance/appliance/internal/testfixture"
 )
 
 // Server is a test server that counts requests.
@@ -54,6 +56,13 @@ func serve(t testing.TB, h http.Handler) *Server {
 func Registry(t testing.TB) *Server {
 	t.Helper()
 	return serve(t, registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+}
+
+// DiskRegistry starts an empty OCI registry whose blobs are files under
+// dir (testfixture.DiskRegistry), for payloads of gigabytes.
+func DiskRegistry(t testing.TB, dir string) *Server {
+	t.Helper()
+	return serve(t, testfixture.DiskRegistryHandler(t, dir))
 }
 
 // ChartRepo serves charts (packaged with chartutil.Save) and an index.yaml

@@ -35,8 +35,11 @@ import (
 //	                      partition (also read by a live boot; see
 //	                      firstboot/clustersecrets)
 //
-// and the OS image only once, at /appliance/os.squashfs, where the live
-// boot finds it too. Both boot paths add appliance.install=<target>.
+// and the OS image and the image payload only once, at
+// /appliance/os.squashfs and /appliance/payload.tar, where the live boot
+// finds them too; the payload goes to the PAYLOAD partition, which the
+// layout has only when the build has a payload. Both boot paths add
+// appliance.install=<target>.
 
 // Install is the install target of an installer ISO.
 type Install = bootparam.InstallTarget
@@ -68,6 +71,7 @@ func prepareInstall(ctx context.Context, in output.Inputs, workDir string) ([]gr
 		MinStateSize: installStateSize,
 		ESPFiles:     espFiles,
 		OSImage:      in.OSImage,
+		Payload:      in.Payload,
 		ModTime:      in.ModTime,
 	})
 	if err != nil {
@@ -78,21 +82,28 @@ func prepareInstall(ctx context.Context, in output.Inputs, workDir string) ([]gr
 		// trim: the file is the builder's own image, stored without its
 		// trailing zeros.
 		trim bool
+		// known is the file's digest when the build has it already; nil:
+		// hash the file.
+		known *report.Digest
 	}
 	sources := map[string]source{
-		bootparam.LabelESP:   {bootparam.InstallESPImage, files.ESP, true},
-		bootparam.LabelOSA:   {bootparam.ISOOSImagePath, in.OSImage, false},
-		bootparam.LabelState: {bootparam.InstallStateImage, files.State, true},
+		bootparam.LabelESP:   {isoPath: bootparam.InstallESPImage, host: files.ESP, trim: true},
+		bootparam.LabelOSA:   {isoPath: bootparam.ISOOSImagePath, host: in.OSImage},
+		bootparam.LabelState: {isoPath: bootparam.InstallStateImage, host: files.State, trim: true},
 	}
 	if in.Secrets != "" {
 		// The same file a live boot reads (prepare grafts it).
-		sources[bootparam.LabelSecrets] = source{bootparam.ISOSecretsPath, in.Secrets, false}
+		sources[bootparam.LabelSecrets] = source{isoPath: bootparam.ISOSecretsPath, host: in.Secrets}
+	}
+	if in.Payload != "" {
+		// Likewise: the live boot serves it from the ISO.
+		sources[bootparam.LabelPayload] = source{isoPath: bootparam.ISOPayloadPath, host: in.Payload, known: payloadDigest(in)}
 	}
 	layout := bootparam.InstallLayout{SectorSize: sectorSize, DiskGUID: disk.DiskGUID}
 	for _, p := range disk.Partitions {
 		ip := bootparam.InstallPartition{
 			Name: p.Label, TypeGUID: p.TypeGUID, UniqueGUID: p.UniqueGUID,
-			FirstLBA: p.Start / sectorSize, Sectors: p.Size / sectorSize,
+			FirstLBA: p.Start / sectorSize, Sectors: p.Size / sectorSize, Attributes: p.Attributes,
 		}
 		if src, ok := sources[p.Label]; ok {
 			ip.Source = src.isoPath
@@ -101,7 +112,7 @@ func prepareInstall(ctx context.Context, in output.Inputs, workDir string) ([]gr
 					return nil, layout, fmt.Errorf("install layout: %w", err)
 				}
 			}
-			if ip.Size, ip.SHA256, err = report.HashFile(src.host); err != nil {
+			if ip.Size, ip.SHA256, err = fileDigest(src.host, src.known); err != nil {
 				return nil, layout, fmt.Errorf("install layout: %w", err)
 			}
 			if ip.Size > p.Size {
@@ -124,6 +135,29 @@ func prepareInstall(ctx context.Context, in output.Inputs, workDir string) ([]gr
 		{installStatePath, files.State},
 	}
 	return grafts, layout, nil
+}
+
+// payloadDigest is the payload's digest as the build cache recorded it
+// (output.Inputs.PayloadSHA256 and PayloadSize), nil when in has none: the
+// payload is gigabytes, and hashing it again here would read them all.
+func payloadDigest(in output.Inputs) *report.Digest {
+	if in.PayloadSHA256 == "" {
+		return nil
+	}
+	return &report.Digest{Size: in.PayloadSize, SHA256: in.PayloadSHA256}
+}
+
+// fileDigest is the size and sha256 of the file at path: known, checked
+// against the file's length (report.Digest.Check), or without it the
+// file's own, read.
+func fileDigest(path string, known *report.Digest) (int64, string, error) {
+	if known == nil {
+		return report.HashFile(path)
+	}
+	if err := known.Check(path); err != nil {
+		return 0, "", err
+	}
+	return known.Size, known.SHA256, nil
 }
 
 // sectorSize is the raw layout's logical sector size.

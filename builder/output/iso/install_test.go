@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ml-appliance/appliance/builder/output"
 	"github.com/ml-appliance/appliance/firstboot/bootinit"
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
 )
@@ -17,14 +18,7 @@ import (
 // An installer ISO carries the layout and the images it names, each with
 // the size and sha256 the layout records, and tells the init to install.
 func TestInstallerISOCarriesTheRawLayout(t *testing.T) {
-	needTool(t, "xorriso", "xorriso")
-	needTool(t, "mkfs.ext4", "e2fsprogs")
-	in := testInputs(t)
-	// The raw layout checks the OS image's squashfs magic.
-	in.OSImage = filepath.Join(t.TempDir(), "os.squashfs")
-	if err := os.WriteFile(in.OSImage, append([]byte("hsqs"), bytes.Repeat([]byte("squashfs"), 400000)...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	in := installerInputs(t, 400000)
 	// A secrets volume (its bytes are the builder's business here).
 	in.Secrets = filepath.Join(t.TempDir(), "secrets.img")
 	volume := append(append([]byte("APPLIANCE-SEC/1\n"), bytes.Repeat([]byte{0, 7}, 300)...), 0, 0, 0)
@@ -50,14 +44,7 @@ func TestInstallerISOCarriesTheRawLayout(t *testing.T) {
 		t.Errorf("isolinux.cfg lacks the install argument")
 	}
 
-	layoutFile := filepath.Join(t.TempDir(), "layout.json")
-	if err := os.WriteFile(layoutFile, extract(t, iso, bootparam.InstallLayoutPath), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	layout, err := bootinit.ReadInstallLayout(layoutFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout := isoInstallLayout(t, iso)
 	var names []string
 	for _, p := range layout.Partitions {
 		names = append(names, p.Name)
@@ -75,24 +62,64 @@ func TestInstallerISOCarriesTheRawLayout(t *testing.T) {
 	}
 	// SECRETS is written from the file a live boot reads, whole: its
 	// trailing zeros are part of the volume.
-	if p := layout.Partitions[3]; p.Source != bootparam.ISOSecretsPath || p.Size != int64(len(volume)) {
+	if p := installPartition(t, layout, "SECRETS"); p.Source != bootparam.ISOSecretsPath || p.Size != int64(len(volume)) {
 		t.Errorf("SECRETS is written from %q (%d bytes), want %s (%d bytes)", p.Source, p.Size, bootparam.ISOSecretsPath, len(volume))
 	}
 	if !bytes.Equal(extract(t, iso, bootparam.ISOSecretsPath), volume) {
 		t.Errorf("%s on the ISO is not the secrets volume", bootparam.ISOSecretsPath)
 	}
-	if p := layout.Partitions[1]; p.Source != bootparam.ISOOSImagePath {
+	if p := installPartition(t, layout, "OS-A"); p.Source != bootparam.ISOOSImagePath {
 		t.Errorf("OS-A is written from %q, want the live boot's %s (one copy of the OS image)", p.Source, bootparam.ISOOSImagePath)
 	}
-	if p := layout.Partitions[4]; p.Sectors*512 != installStateSize {
+	if p := installPartition(t, layout, "STATE"); p.Sectors*512 != installStateSize {
 		t.Errorf("STATE: %d sectors, want %d bytes", p.Sectors, installStateSize)
 	}
 	// The images are stored without their trailing zeros.
-	for _, p := range []bootparam.InstallPartition{layout.Partitions[0], layout.Partitions[4]} {
+	for _, p := range []bootparam.InstallPartition{installPartition(t, layout, "ESP"), installPartition(t, layout, "STATE")} {
 		if p.Size%512 != 0 || p.Size > p.Sectors*512/4 {
 			t.Errorf("%s: %d bytes stored for a %d-byte partition: want its trailing zeros trimmed, to a whole sector", p.Source, p.Size, p.Sectors*512)
 		}
 	}
+}
+
+// installerInputs are testInputs for an installer ISO, whose raw layout
+// checks the OS image's squashfs magic: an OS image of 4+8n bytes.
+func installerInputs(t *testing.T, n int) output.Inputs {
+	t.Helper()
+	needTool(t, "xorriso", "xorriso")
+	needTool(t, "mkfs.ext4", "e2fsprogs")
+	in := testInputs(t)
+	in.OSImage = filepath.Join(t.TempDir(), "os.squashfs")
+	if err := os.WriteFile(in.OSImage, append([]byte("hsqs"), bytes.Repeat([]byte("squashfs"), n)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// isoInstallLayout reads the install layout of the ISO as the init does.
+func isoInstallLayout(t *testing.T, iso string) bootparam.InstallLayout {
+	t.Helper()
+	layoutFile := filepath.Join(t.TempDir(), "layout.json")
+	if err := os.WriteFile(layoutFile, extract(t, iso, bootparam.InstallLayoutPath), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	layout, err := bootinit.ReadInstallLayout(layoutFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layout
+}
+
+// installPartition is the partition of layout named name.
+func installPartition(t *testing.T, layout bootparam.InstallLayout, name string) bootparam.InstallPartition {
+	t.Helper()
+	for _, p := range layout.Partitions {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("install layout has no partition %s", name)
+	return bootparam.InstallPartition{}
 }
 
 func TestTrimTrailingZeros(t *testing.T) {

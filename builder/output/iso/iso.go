@@ -5,6 +5,11 @@
 // Layout of <name>.iso:
 //
 //	/appliance/os.squashfs   the OS image, loop-mounted by the init
+//	/appliance/payload.tar   the image payload, when the build has one
+//	                         (bootparam.ISOPayloadPath): a live node serves
+//	                         it from bootparam.ISOMount, where the init
+//	                         leaves the ISO mounted; an install writes it to
+//	                         the PAYLOAD partition
 //	/boot/vmlinuz            kernel and initramfs for BIOS (isolinux)
 //	/boot/initrd
 //	/boot/efi.img            FAT image for UEFI: systemd-boot as

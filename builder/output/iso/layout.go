@@ -53,6 +53,9 @@ type Layout struct {
 	GPTDiskGUID string `json:"gptDiskGUID"`
 	// Install is the install target of an installer ISO.
 	Install string `json:"install,omitempty"`
+	// Payload is the image payload's path on the ISO
+	// (bootparam.ISOPayloadPath), "" without one.
+	Payload string `json:"payload,omitempty"`
 }
 
 // graft is one file of the ISO and the host file it comes from.
@@ -119,6 +122,12 @@ func prepare(ctx context.Context, in output.Inputs, opts Options) (Layout, []gra
 	grafts = append(grafts, installGrafts...)
 	if in.Secrets != "" {
 		grafts = append(grafts, graft{strings.TrimPrefix(bootparam.ISOSecretsPath, "/"), in.Secrets})
+	}
+	if in.Payload != "" {
+		// It may be over 4 GiB: xorriso's -iso-level 3 stores it as a
+		// multi-extent file (bigfile_test.go).
+		grafts = append(grafts, graft{strings.TrimPrefix(bootparam.ISOPayloadPath, "/"), in.Payload})
+		l.Payload = bootparam.ISOPayloadPath
 	}
 	slices.SortFunc(grafts, func(a, b graft) int { return strings.Compare(a.isoPath, b.isoPath) })
 	if err := resolveGrafts(grafts); err != nil {

@@ -3,7 +3,9 @@
 //
 // The disk holds an EFI system partition with systemd-boot and one loader
 // entry per A/B slot, the OS image in slot A (slot B stays empty until an
-// upgrade writes it), and STATE, which grows to fill the disk at first boot.
+// upgrade writes it), the secrets volume, the image payload in its own
+// read-only PAYLOAD partition (when the build has one), and STATE, which
+// grows to fill the disk at first boot (package diskimage has the layout).
 package raw
 
 import (
@@ -40,18 +42,21 @@ func (f *Format) Build(ctx context.Context, in output.Inputs, dir *outdir.Dir) (
 	if err != nil {
 		return nil, fmt.Errorf("raw disk image: %w", err)
 	}
-	layout, err := diskimage.Write(ctx, dir.Path(name), diskimage.Options{
+	// The image's sha256 comes from the write, which hashes the disk
+	// while it copies the payload, not from reading it all again.
+	layout, sum, err := diskimage.WriteHashed(ctx, dir.Path(name), diskimage.Options{
 		Size:     f.opts.Size,
 		Seed:     in.Seed,
 		ESPFiles: espFiles,
 		OSImage:  in.OSImage,
 		Secrets:  in.Secrets,
+		Payload:  in.Payload,
 		ModTime:  in.ModTime,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("raw disk image: %w", err)
 	}
-	a, err := output.DescribeSecret("raw", dir.Path(name), name, in.Secrets != "")
+	a, err := output.DescribeSecretDigest("raw", dir.Path(name), name, in.Secrets != "", report.Digest{Size: layout.Size, SHA256: sum})
 	if err != nil {
 		return nil, err
 	}
