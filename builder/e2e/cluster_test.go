@@ -189,9 +189,15 @@ type bootExtra struct {
 // with one NIC of the given MAC.
 func bootCopy(t *testing.T, raw, mac string, extra *bootExtra) *vmtest.VM {
 	t.Helper()
-	dir := t.TempDir()
-	disk := filepath.Join(dir, "disk.raw")
+	disk := filepath.Join(t.TempDir(), "disk.raw")
 	run(t, "cp", "--sparse=always", raw, disk)
+	return bootDisk(t, disk, mac, extra)
+}
+
+// bootDisk boots disk itself, as bootCopy boots its copy.
+func bootDisk(t *testing.T, disk, mac string, extra *bootExtra) *vmtest.VM {
+	t.Helper()
+	dir := t.TempDir()
 	opts := bootOptions(t, disk, mac)
 	if extra != nil {
 		opts.Disks = append(opts.Disks, extra.disks...)

@@ -8,6 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/ml-appliance/appliance/builder/report"
+	"github.com/ml-appliance/appliance/firstboot/bootparam"
+	"github.com/ml-appliance/appliance/firstboot/imagepayload"
+	"github.com/ml-appliance/appliance/firstboot/payload"
+	"github.com/ml-appliance/appliance/internal/testfixture"
+	"github.com/ml-appliance/appliance/internal/testrepo"
 	"github.com/ml-appliance/appliance/internal/vmtest"
 )
 
@@ -60,6 +68,12 @@ func usbArgs(path string) []string {
 // attached (one more SeaBIOS CD boot) the init partitions and formats it
 // for state. A second build must give the same bytes.
 //
+// The site has an image of its own (served to the build by a registry on
+// 127.0.0.1), so the ISO carries an image payload, /appliance/payload.tar:
+// on every boot the node serves it from the ISO on port 5000 and the K3s
+// test double resolves the payload's image through that registry, the
+// first endpoint registries.yaml gives containerd.
+//
 // The kernel is the base's linux-image-amd64, not the cloud kernel the
 // other boot tests use for speed: the cloud kernel has no AHCI, xHCI or
 // usb-storage driver, so it could boot an ISO only from virtio devices,
@@ -73,21 +87,30 @@ func TestISOBootsLiveFromCDAndUSB(t *testing.T) {
 	// With K3s (its test double, on the base's kernel), so the ISO carries
 	// the secrets volume a live boot reads.
 	k3sBinary, k3sAirgap := k3sStandIn(t, work)
+	reg := testrepo.Registry(t)
+	img, err := random.Image(4096, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testfixture.PushImage(t, reg.Host+"/team/notebook:1.2", img)
 	config := siteConfig(t, work, "single-node.yaml", func(doc map[string]any) {
 		doc["outputs"] = map[string]any{"iso": map[string]any{"state": map[string]any{"device": "auto"}}}
 		doc["k3s"] = map[string]any{"binary": k3sBinary, "airgap": k3sAirgap}
+		doc["images"] = []any{reg.Host + "/team/notebook:1.2"}
 	})
 	out := filepath.Join(work, "a")
 	build(t, config, out)
 	iso := filepath.Join(out, "single-node.iso")
 	checkISO(t, iso)
+	images := isoImages{rep: readReport(t, out)}
+	images.desc, _ = payloadDescriptor(t, out, filepath.Join(out, "single-node.squashfs"))
 	if _, err := os.Stat(filepath.Join(out, "single-node.raw")); err == nil {
 		t.Errorf("outputs: {iso: {}} also made a raw image")
 	}
 
 	for _, m := range isoMedia {
 		t.Run(strings.ReplaceAll(m.name, " ", "_"), func(t *testing.T) {
-			bootISO(t, iso, m)
+			bootISO(t, iso, m, images)
 		})
 	}
 
@@ -126,8 +149,15 @@ func checkISO(t *testing.T, iso string) {
 	}
 }
 
-// bootISO boots the ISO on medium m and waits for firstboot's end.
-func bootISO(t *testing.T, iso string, m isoMedium) {
+// isoImages is the image payload the ISO carries and the build's report.
+type isoImages struct {
+	desc payload.ImagePayload
+	rep  report.Report
+}
+
+// bootISO boots the ISO on medium m and waits for firstboot's end, and for
+// the node to serve the payload images names from the ISO.
+func bootISO(t *testing.T, iso string, m isoMedium, images isoImages) {
 	opts := vmtest.Options{
 		UEFI: m.uefi, MemoryMiB: 2048,
 		Extra: append(m.args(iso),
@@ -181,4 +211,7 @@ func bootISO(t *testing.T, iso string, m isoMedium) {
 	}
 	t.Logf("%s: OS image attached %.1fs, firstboot done %.1fs after QEMU started",
 		m.name, kernel.Seconds(), time.Since(start).Seconds())
+	where := imagepayload.KindISO + " (" + bootparam.ISOMount + bootparam.ISOPayloadPath + ")"
+	expectPayloadServed(t, vm, images.desc, where, ":5000", "[::]:5000")
+	expectStandInPull(t, vm, images.desc, images.rep, "http://127.0.0.1:5000/v2")
 }

@@ -92,3 +92,10 @@ func (d *siteDHCP) acks(mac string) int {
 	defer d.mu.Unlock()
 	return d.Acks[mac]
 }
+
+// lease returns the address mac was given, nil if none.
+func (d *siteDHCP) lease(mac string) net.IP {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.leases[mac]
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ml-appliance/appliance/builder/report"
+	"github.com/ml-appliance/appliance/firstboot/imagepayload"
 	"github.com/ml-appliance/appliance/internal/testassets"
 	"github.com/ml-appliance/appliance/internal/testfixture"
 	"github.com/ml-appliance/appliance/internal/testrepo"
@@ -28,7 +30,13 @@ import (
 // manifest where a K3s server serves and applies them, listed the
 // registry in registries.yaml, and that `firstboot status` lists the site's
 // chart. The stand-in runs no API server: the status shows every
-// component waiting for it, which is what this can check.
+// component waiting for it, which is what this can check. The site's
+// images are the image payload: the raw disk's PAYLOAD partition holds it,
+// the node finds it at /dev/disk/by-partlabel/PAYLOAD and serves it on
+// port 5000 (appliance-registry.service), registries.yaml names that
+// registry as the mirror endpoint of the site's registry, the stand-in
+// resolves the payload's first image through it as containerd would, and
+// `firstboot status` says where the images come from.
 func TestSiteWorkloadsReachK3s(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM")
@@ -69,17 +77,32 @@ func TestSiteWorkloadsReachK3s(t *testing.T) {
 	out := filepath.Join(work, "out")
 	build(t, config, out)
 	checkSiteWorkloadsReport(t, readReport(t, out), reg.Host)
+	// The site's images make an image payload: the raw disk carries it in
+	// its PAYLOAD partition.
+	raw := filepath.Join(out, "single-node.raw")
+	desc, artifact := payloadDescriptor(t, out, filepath.Join(out, "single-node.squashfs"))
+	if got := sha256File(t, artifact); got != desc.SHA256 {
+		t.Errorf("payload artifact %s has sha256 %s, its descriptor says %s", artifact, got, desc.SHA256)
+	}
+	payloadPart := checkPayloadPartition(t, raw, desc)
 
 	port := freePort(t)
-	vm := bootCopy(t, filepath.Join(out, "single-node.raw"), "52:54:00:00:00:01", &bootExtra{sshPort: port})
+	vm := bootCopy(t, raw, "52:54:00:00:00:01", &bootExtra{sshPort: port})
 	start := time.Now()
 	expect(t, vm, consoleLine+`firstboot: k3s-platform: copied /var/lib/rancher/k3s/server/manifests/model-smoke-test.yaml from `, 0, bootTimeout)
 	expect(t, vm, consoleLine+`firstboot: done role=server hostname=node-1$`, 0, bootTimeout)
 	expect(t, vm, consoleLine+`k3s-standin: test double \(not K3s\): server started with `, 0, bootTimeout)
 	t.Logf("initial server: firstboot done and K3s (stand-in) started %.1fs after boot began", time.Since(start).Seconds())
 
+	// The payload is served from its partition on every address (agents
+	// pull from a server), and containerd's first endpoint, this node's
+	// own registry, answers for the payload's images.
+	where := fmt.Sprintf("%s (/dev/vda%d)", imagepayload.KindPartition, payloadPart.Number)
+	expectPayloadServed(t, vm, desc, where, ":5000", "[::]:5000")
+	expectStandInPull(t, vm, desc, readReport(t, out), "http://127.0.0.1:5000/v2")
+
 	got := sshRun(t, port, signer, "ls /var/lib/rancher/k3s/server/static/charts /var/lib/rancher/k3s/server/manifests; "+
-		"cat /var/lib/rancher/k3s/server/manifests/iris-model.yaml /etc/rancher/k3s/registries.yaml; "+
+		"cat /var/lib/rancher/k3s/server/manifests/iris-model.yaml; "+
 		"cmp /usr/lib/appliance/k3s/manifests/model-smoke-test.yaml /var/lib/rancher/k3s/server/manifests/model-smoke-test.yaml && echo manifest-copied-unchanged; "+
 		"for i in $(seq 60); do firstboot status | grep -q iris-model && break; sleep 1; done; firstboot status")
 	for _, want := range []string{
@@ -87,14 +110,18 @@ func TestSiteWorkloadsReachK3s(t *testing.T) {
 		"iris-model.yaml\n", "model-smoke-test.yaml\n",
 		"kind: HelmChart\n", "chart: https://%{KUBERNETES_API}%/static/charts/tiny-model-server-0.1.0.tgz\n", "targetNamespace: models\n",
 		"repository: " + reg.Host + "/models/mlserver\n",
-		fmt.Sprintf("  %q:\n", reg.Host),
 		"manifest-copied-unchanged\n",
 		"iris-model (site chart) waiting: waiting for the API server\n",
+		"images: payload " + imagepayload.Short(desc.Index) + " (3 images, ",
+		") served on :5000 from " + where + "\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("on the initial server, lacks %q:\n%s", want, got)
 		}
 	}
+	checkRegistriesYAML(t, sshRun(t, port, signer, "cat /etc/rancher/k3s/registries.yaml"),
+		map[string][]string{reg.Host: {"http://127.0.0.1:5000"}})
+	checkNodePayload(t, port, signer, desc, payloadPart.Number)
 	vm.Kill()
 }
 
@@ -160,6 +187,14 @@ func sshKey(t *testing.T) (ssh.Signer, string) {
 // connection while sshd starts.
 func sshRun(t *testing.T, port int, signer ssh.Signer, command string) string {
 	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	return sshRunVia(t, addr, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 30*time.Second) }, signer, command)
+}
+
+// sshRunVia is sshRun over the connections dial makes to addr (a VM on a
+// bridge in a network namespace: netnsDialer).
+func sshRunVia(t *testing.T, addr string, dial func() (net.Conn, error), signer ssh.Signer, command string) string {
+	t.Helper()
 	config := &ssh.ClientConfig{
 		User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		// The node's host key is not what this checks.
@@ -169,12 +204,12 @@ func sshRun(t *testing.T, port int, signer ssh.Signer, command string) string {
 	var client *ssh.Client
 	var err error
 	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
-		if client, err = ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), config); err == nil {
+		if client, err = sshClient(addr, dial, config); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		t.Fatalf("SSH to 127.0.0.1:%d: %v", port, err)
+		t.Fatalf("SSH to %s: %v", addr, err)
 	}
 	defer client.Close()
 	session, err := client.NewSession()
@@ -187,4 +222,18 @@ func sshRun(t *testing.T, port int, signer ssh.Signer, command string) string {
 		t.Fatalf("ssh %q: %v\n%s", command, err, out)
 	}
 	return string(out)
+}
+
+// sshClient is ssh.Dial over a connection dial makes.
+func sshClient(addr string, dial func() (net.Conn, error), config *ssh.ClientConfig) (*ssh.Client, error) {
+	conn, err := dial()
+	if err != nil {
+		return nil, err
+	}
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, config)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return ssh.NewClient(c, chans, reqs), nil
 }

@@ -101,6 +101,9 @@ type Env struct {
 	network *networkDoc
 	// configErr is the cloud-config's error, if it had one.
 	configErr error
+	// imagePayload is what the image-payload step found; nil when the
+	// image names no payload.
+	imagePayload *imagePayloadState
 }
 
 // NewEnv returns an Env for the host at root using the real tools. The
@@ -202,6 +205,7 @@ func Steps() []Step {
 		{Name: "authorized-keys", Phase: EveryBoot, Safe: true, Run: authorizedKeys},
 		{Name: "write-files", Phase: EveryBoot, Run: writeFiles},
 		{Name: "k3s-images", Phase: EveryBoot, Run: k3sImages},
+		{Name: "image-payload", Phase: EveryBoot, Run: imagePayload},
 		{Name: "k3s-platform", Phase: EveryBoot, Run: k3sPlatform},
 		{Name: "k3s-identity", Phase: Once, Run: k3sIdentity},
 		{Name: "k3s-config", Phase: EveryBoot, Run: k3sConfig},

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ml-appliance/appliance/firstboot/imagepayload"
 )
 
 // faultFixture is the host the fault tests boot: the inventory's initial
@@ -19,6 +21,7 @@ func faultFixture(t *testing.T) string {
 	})
 	withK3s(t, root)
 	withAccounts(t, root)
+	withPayload(t, root, imagepayload.KindState)
 	addSeed(t, root, map[string]string{"meta-data": "instance-id: iid-7\n", "user-data": strings.Replace(seedUserData, "appliance: {role: agent, node_labels: [gpu=true]}\n", "", 1)})
 	return root
 }
@@ -60,7 +63,8 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 	want := snapshot(t, baseRoot)
 	for _, p := range []string{"var/lib/rancher/k3s/server/tls/server-ca.crt", "etc/rancher/k3s/config.yaml",
-		"etc/systemd/network/10-cloud-config-inventory.network", "home/ops/.ssh/authorized_keys", "etc/motd.d/site"} {
+		"etc/systemd/network/10-cloud-config-inventory.network", "home/ops/.ssh/authorized_keys", "etc/motd.d/site",
+		"run/appliance/image-payload.json"} {
 		if _, ok := want[p]; !ok {
 			t.Fatalf("the uninterrupted boot did not make %s; the fault test would not cover its step\n%s", p, baseOut.String())
 		}

@@ -56,14 +56,7 @@ func hostCheck(ctx context.Context, env *Env) error {
 // joinServerName is the host name of the server this node joins, "" on
 // the initial server or when the server is given by address.
 func joinServerName(env *Env) string {
-	if env.ClusterInit {
-		return ""
-	}
-	server := env.Cloud.Appliance.Server
-	if server == "" && env.Config.Cluster != nil {
-		server = env.Config.Cluster.Server
-	}
-	u, err := url.Parse(server)
+	u, err := url.Parse(joinServerURL(env))
 	if err != nil || u.Hostname() == "" {
 		return ""
 	}

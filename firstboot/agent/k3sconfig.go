@@ -139,10 +139,7 @@ func k3sInput(env *Env) (k3sconfig.Input, error) {
 	in := k3sconfig.Input{
 		Role: env.Role, ClusterInit: env.ClusterInit, NodeName: env.Hostname,
 		TLSSAN: c.TLSSAN, Disable: c.Disable, SecretsEncryption: c.SecretsEncryption,
-		EtcdSnapshots: c.EtcdSnapshots,
-	}
-	if !env.ClusterInit {
-		in.Server = firstNonEmpty(app.Server, c.Server)
+		EtcdSnapshots: c.EtcdSnapshots, Server: joinServerURL(env),
 	}
 	if err := joinToken(env, app.Token.Reveal(), c, &in); err != nil {
 		return in, err

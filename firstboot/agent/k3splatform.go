@@ -28,9 +28,11 @@ import (
 //     the files a previous image placed there that this image lacks are
 //     removed;
 //   - on an agent, nothing of that (HelmChart manifests belong on servers);
-//   - on every node, payload.RegistriesTemplate is installed as
-//     payload.K3sRegistriesPath unless the operator changed the installed
-//     one.
+//   - on every node, payload.K3sRegistriesPath is written from
+//     payload.RegistriesTemplate and, when the image names an image
+//     payload, the payload's registries with the image-payload step's
+//     endpoints (registries.go), unless the operator changed the
+//     installed one.
 //
 // The files are copied, not linked into the read-only image: K3s documents
 // neither its deploy controller nor its static file server following
@@ -208,61 +210,6 @@ func placeFile(env *Env, src, dst string, ours bool) (string, error) {
 		return "", err
 	}
 	return verb, nil
-}
-
-// syncRegistries installs payload.RegistriesTemplate as
-// payload.K3sRegistriesPath (mode 0644: K3s asks for no stricter, and the
-// template holds no credentials) when there is none, or when the one there
-// is the one firstboot installed (sha256 installed), and returns the sha256
-// to record. A file the operator changed is kept. When the image has no
-// template, the one firstboot installed is removed.
-func syncRegistries(env *Env, installed string) (string, error) {
-	src, dst := payload.RegistriesTemplate, payload.K3sRegistriesPath
-	if err := removeLeftovers(env, "k3s-platform", path.Dir(dst)); err != nil {
-		return "", err
-	}
-	if info, err := os.Lstat(env.Path(src)); err == nil && !info.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file (%s)", src, info.Mode().Type())
-	}
-	srcSum, err := regularFileSHA256(env, src)
-	if err != nil {
-		return "", err
-	}
-	dstSum, err := regularFileSHA256(env, dst)
-	if err != nil {
-		return "", err
-	}
-	_, lstatErr := os.Lstat(env.Path(dst))
-	dstExists := lstatErr == nil
-	switch {
-	case srcSum == "" && (!dstExists || installed == ""):
-		return "", nil
-	case srcSum == "" && dstSum == installed:
-		if err := os.Remove(env.Path(dst)); err != nil {
-			return "", fmt.Errorf("remove stale %s: %w", dst, err)
-		}
-		env.Printf("k3s-platform: removed stale %s (not in this image)", dst)
-		return "", syncDir(env.Path(path.Dir(dst)))
-	case srcSum == "":
-		env.Printf("k3s-platform: kept %s (changed by the operator)", dst)
-		return "", nil
-	case srcSum == dstSum:
-		env.Printf("k3s-platform: kept %s (same as %s)", dst, src)
-		return srcSum, nil
-	case !dstExists || (dstSum != "" && dstSum == installed):
-		if err := copyFileAtomic(env, src, dst, 0o644, 0o755); err != nil {
-			return "", err
-		}
-		verb := "copied"
-		if dstExists {
-			verb = "updated"
-		}
-		env.Printf("k3s-platform: %s %s from %s", verb, dst, src)
-		return srcSum, nil
-	default:
-		env.Printf("k3s-platform: kept %s (changed by the operator; %s not installed)", dst, src)
-		return installed, nil
-	}
 }
 
 // sameContent says whether dst exists and whether it is a regular file with

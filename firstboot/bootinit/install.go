@@ -24,17 +24,28 @@ import (
 
 // Install mode: booted from an installer ISO (appliance.install=), the
 // init writes the raw disk layout of /install/layout.json to a local disk
-// (the ESP image, the OS image into OS-A, a zeroed OS-B, the small STATE
-// image that the first boot grows), writes the GPT last, reads every part
-// back to check its sha256 and reboots into the disk. Every partition is
-// zeroed past what is written to it, as in the raw image. A disk that holds
-// data is written only with force; otherwise the ISO boots live.
+// (the ESP image, the OS image into OS-A, a zeroed OS-B, the secrets
+// volume into SECRETS, the image payload into PAYLOAD when the layout has
+// one, the small STATE image that the first boot grows), writes the GPT
+// last, reads every part back to check its sha256 and reboots into the
+// disk. Every partition is zeroed past what is written to it, as in the
+// raw image. A disk that holds data is written only with force; otherwise
+// the ISO boots live. The layout is the builder's: nothing here knows
+// which partition is which by number, every partition is handled alike.
+//
+// A power cut before the GPT is written leaves the disk's first and last
+// MiB zeros, so it counts as empty and the next boot of the ISO installs
+// again; with a payload the window is longer (gigabytes are copied and
+// read back), not different.
 
 // installWait bounds the wait for a named install target to appear.
 const installWait = 10 * time.Second
 
 // installCopyBuffer is the size of the copies to the target disk.
 const installCopyBuffer = 4 << 20
+
+// installProgressStep is how often a long copy says how far it got.
+const installProgressStep = 1 << 30
 
 // installFromISO installs from the ISO mounted at isoMount, the boot
 // medium being boot. It reboots when the install succeeded and returns
@@ -239,7 +250,7 @@ func copySource(o InstallOptions, p bootparam.InstallPartition, buf []byte) erro
 	}
 	defer src.Close()
 	h := sha256.New()
-	w := io.NewOffsetWriter(o.Disk, p.FirstLBA*o.Layout.SectorSize)
+	w := &progressWriter{w: io.NewOffsetWriter(o.Disk, p.FirstLBA*o.Layout.SectorSize), log: o.Log, name: p.Name, total: p.Size, step: installProgressStep}
 	n, err := io.CopyBuffer(w, io.TeeReader(io.LimitReader(struct{ io.Reader }{src}, p.Size+1), h), buf)
 	if err != nil {
 		return fmt.Errorf("partition %s: write %s: %w", p.Name, p.Source, err)
@@ -251,6 +262,25 @@ func copySource(o InstallOptions, p bootparam.InstallPartition, buf []byte) erro
 		return fmt.Errorf("partition %s: %s on the boot medium has sha256 %s, the layout says %s (a damaged medium?)", p.Name, p.Source, got, p.SHA256)
 	}
 	return nil
+}
+
+// progressWriter says every step bytes how much of a partition's source
+// it wrote: a payload of gigabytes takes minutes.
+type progressWriter struct {
+	w                 io.Writer
+	log               *log.Logger
+	name              string
+	total, done, step int64
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	before := p.done
+	p.done += int64(n)
+	if p.done/p.step > before/p.step && p.done < p.total {
+		p.log.Printf("install: %s: %d of %d MiB written", p.name, p.done>>20, p.total>>20)
+	}
+	return n, err
 }
 
 // writeInstallGPT writes the protective MBR and both GPTs, the backup at
@@ -265,13 +295,14 @@ func writeInstallGPT(o InstallOptions) error {
 	}
 	for i, p := range o.Layout.Partitions {
 		table.Partitions = append(table.Partitions, &gpt.Partition{
-			Index: i + 1,
-			Start: uint64(p.FirstLBA),
-			End:   uint64(p.FirstLBA + p.Sectors - 1),
-			Size:  uint64(p.Sectors * ss),
-			Type:  gpt.Type(p.TypeGUID),
-			Name:  p.Name,
-			GUID:  p.UniqueGUID,
+			Index:      i + 1,
+			Start:      uint64(p.FirstLBA),
+			End:        uint64(p.FirstLBA + p.Sectors - 1),
+			Size:       uint64(p.Sectors * ss),
+			Type:       gpt.Type(p.TypeGUID),
+			Name:       p.Name,
+			GUID:       p.UniqueGUID,
+			Attributes: uint64(p.Attributes),
 		})
 	}
 	if err := table.Write(o.Disk, o.DiskSize); err != nil {
@@ -298,9 +329,10 @@ func VerifyInstall(disk *os.File, size int64, layout bootparam.InstallLayout) er
 	for i, want := range layout.Partitions {
 		got := table.Partitions[i]
 		if got.Name != want.Name || int64(got.Start) != want.FirstLBA || int64(got.End) != want.FirstLBA+want.Sectors-1 ||
-			!strings.EqualFold(got.GUID, want.UniqueGUID) || !strings.EqualFold(string(got.Type), want.TypeGUID) {
-			return fmt.Errorf("verify: GPT partition %d is %s LBA %d-%d, want %s LBA %d-%d",
-				i+1, got.Name, got.Start, got.End, want.Name, want.FirstLBA, want.FirstLBA+want.Sectors-1)
+			!strings.EqualFold(got.GUID, want.UniqueGUID) || !strings.EqualFold(string(got.Type), want.TypeGUID) ||
+			got.Attributes != uint64(want.Attributes) {
+			return fmt.Errorf("verify: GPT partition %d is %s LBA %d-%d attributes %#x, want %s LBA %d-%d attributes %#x",
+				i+1, got.Name, got.Start, got.End, got.Attributes, want.Name, want.FirstLBA, want.FirstLBA+want.Sectors-1, want.Attributes)
 		}
 		section := io.NewSectionReader(disk, want.FirstLBA*ss, want.Sectors*ss)
 		if want.Source == "" {

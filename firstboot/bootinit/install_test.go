@@ -36,27 +36,44 @@ func randomBytes(seed uint64, n int) []byte {
 	return b
 }
 
+// testPart is one partition of a test layout: its name, type GUID,
+// attributes, source path on the medium ("" for none), size and source
+// bytes.
+type testPart struct {
+	name, typ string
+	attrs     bootparam.GPTAttributes
+	src       string
+	sizeMiB   int64
+	data      []byte
+}
+
+const (
+	testTypeESP   = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+	testTypeLinux = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+)
+
 // newTestInstall lays out ESP 4 MiB, OS-A and OS-B 8 MiB, STATE 2 MiB from
 // LBA 2048, like the raw layout but small.
 func newTestInstall(t *testing.T) testInstall {
+	return newTestInstallOf(t, []testPart{
+		{name: "ESP", typ: testTypeESP, src: "/install/esp.img", sizeMiB: 4, data: randomBytes(1, 3*testMiB+77)},
+		{name: "OS-A", typ: testTypeLinux, src: "/appliance/os.squashfs", sizeMiB: 8, data: randomBytes(2, 3*testMiB+123)},
+		{name: "OS-B", typ: testTypeLinux, sizeMiB: 8},
+		{name: "STATE", typ: testTypeLinux, src: "/install/state.img", sizeMiB: 2, data: randomBytes(3, 2*testMiB)},
+	})
+}
+
+// newTestInstallOf lays out parts from LBA 2048 and writes their sources
+// under a new medium directory.
+func newTestInstallOf(t *testing.T, parts []testPart) testInstall {
 	t.Helper()
 	ti := testInstall{root: t.TempDir(), sources: map[string][]byte{}}
 	ti.layout = bootparam.InstallLayout{SectorSize: 512, DiskGUID: "5A1E0C3D-8F4B-4C6A-9D2E-1F0A3B4C5D6E"}
-	parts := []struct {
-		name, typ, src string
-		sizeMiB        int64
-		data           []byte
-	}{
-		{"ESP", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "/install/esp.img", 4, randomBytes(1, 3*testMiB+77)},
-		{"OS-A", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "/appliance/os.squashfs", 8, randomBytes(2, 3*testMiB+123)},
-		{"OS-B", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "", 8, nil},
-		{"STATE", "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "/install/state.img", 2, randomBytes(3, 2*testMiB)},
-	}
 	lba := int64(2048)
 	for i, p := range parts {
 		ip := bootparam.InstallPartition{
 			Name: p.name, TypeGUID: p.typ, UniqueGUID: strings.Replace(ti.layout.DiskGUID, "5A1E", "000"+string(rune('1'+i)), 1),
-			FirstLBA: lba, Sectors: p.sizeMiB * testMiB / 512,
+			FirstLBA: lba, Sectors: p.sizeMiB * testMiB / 512, Attributes: p.attrs,
 		}
 		lba += ip.Sectors
 		if p.src != "" {

@@ -14,6 +14,16 @@ import (
 // CD, or a hybrid ISO written to a USB stick). The init mounts the ISO
 // read-only under /run, which moves into the booted system, attaches the
 // file to a loop device and mounts that as the OS image.
+//
+// The ISO stays mounted at bootparam.ISOMount for as long as the system
+// runs: u-root's mount.SwitchRoot moves /run with everything mounted
+// under it into the new root (MS_MOVE, pkg/mount/switch_root_linux.go),
+// nothing unmounts it afterwards, and the loop device holds the ISO's
+// os.squashfs, the root filesystem's lower layer, open until shutdown.
+// The booted system reads the ISO's other files there: the secrets volume
+// (bootparam.ISOSecretsPath, firstboot's cluster-secrets) and the image
+// payload (bootparam.ISOPayloadPath, which the node serves to containerd).
+// /run/appliance is root's alone (mountISOImage), and so are they.
 
 // isoMount is where the ISO 9660 filesystem of a live boot stays mounted.
 const isoMount = bootparam.ISOMount

@@ -36,6 +36,11 @@ const stateTypeGUID = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 // stateFirstLBA aligns the STATE partition to 1 MiB with 512-byte sectors.
 const stateFirstLBA = 2048
 
+// stateDiskPartition is the STATE partition's number in the GPT
+// WriteStateGPT writes: its only partition. (The raw disk layout's STATE
+// has another number, and is found by its label.)
+const stateDiskPartition = 1
+
 // StateDiskPlan is what the init does for a state disk.
 type StateDiskPlan struct {
 	// Partition, when set, is an existing STATE partition to use; Format
@@ -132,7 +137,7 @@ func WriteStateGPT(disk *os.File, size, sectorSize int64, random io.Reader) erro
 		GUID:               strings.ToUpper(diskGUID.String()),
 		ProtectiveMBR:      true,
 		Partitions: []*gpt.Partition{{
-			Index: 1, Start: stateFirstLBA, End: uint64(last),
+			Index: stateDiskPartition, Start: stateFirstLBA, End: uint64(last),
 			Size: uint64((last - stateFirstLBA + 1) * sectorSize),
 			Type: gpt.Type(stateTypeGUID), Name: bootparam.LabelState,
 			GUID: strings.ToUpper(partGUID.String()),
@@ -200,7 +205,7 @@ func partitionStateDisk(path string) (string, error) {
 			return "", err
 		}
 		for _, d := range devs {
-			if d.Disk == name && d.PartN == 1 {
+			if d.Disk == name && d.PartN == stateDiskPartition {
 				return "/dev/" + d.Name, nil
 			}
 		}

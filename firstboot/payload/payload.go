@@ -78,6 +78,7 @@ func Files() []File {
 		{Path: UnitWantsPath, Mode: fs.ModeSymlink | 0o777, Linkname: UnitPath},
 		{Path: MachineIDCommitMask, Mode: fs.ModeSymlink | 0o777, Linkname: "/dev/null"},
 		{Path: PXEUnitPath, Mode: 0o644, Content: []byte(pxeUnit)},
+		{Path: RegistryUnitPath, Mode: 0o644, Content: []byte(registryUnit)},
 		{Path: PlatformUnitPath, Mode: 0o644, Content: []byte(platformUnit)},
 		{Path: UnitPath, Mode: 0o644, Content: []byte(unit)},
 	}

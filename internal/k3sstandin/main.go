@@ -13,22 +13,35 @@
 //     are read with token.ReadFile before anything starts);
 //   - it records the command line and the config it was started with under
 //     /var/lib/k3s-standin and prints one line to the console:
-//     "k3s-standin: test double (not K3s): <role> started ...".
+//     "k3s-standin: test double (not K3s): <role> started ...";
+//   - when the OS image names an image payload, it does what containerd
+//     does first for an image of it: it reads registries.yaml as K3s does,
+//     takes the first endpoint of the mirror of the payload's first
+//     image's registry (real K3s puts its embedded mirror ahead of it,
+//     which this double does not run), resolves the image's tag there with
+//     HEAD .../manifests/<tag>?ns=<registry> and fetches the manifest by
+//     the digest it got, with containerd's Accept headers (pull.go), and
+//     records and prints "k3s-standin: test double (not K3s): image pull
+//     resolved <image> through <endpoint>: <digest> (<media type>)" or
+//     "image pull error: ...", retrying for up to three minutes.
 //
 // The console line never includes the token, only whether one was set.
 package main
 
 import (
+	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ml-appliance/appliance/internal/sdnotify"
 )
 
 const (
@@ -87,12 +100,13 @@ func run(args []string) error {
 		return err
 	}
 	say("k3s-standin: test double (not K3s): %s started with %s", role, describe(cfg))
-	if err := notifyReady(); err != nil {
+	if err := sdnotify.Ready(os.Getenv("NOTIFY_SOCKET")); err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	<-sig
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go pullFirstImage(ctx, role, 3*time.Minute)
+	<-ctx.Done()
 	return nil
 }
 
@@ -112,25 +126,6 @@ func describe(cfg map[string]any) string {
 		parts = append(parts, k+"="+v)
 	}
 	return strings.Join(parts, " ")
-}
-
-// notifyReady sends READY=1 to systemd from the main process, as sd_notify
-// does.
-func notifyReady() error {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return nil
-	}
-	if strings.HasPrefix(addr, "@") {
-		addr = "\x00" + addr[1:]
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: addr, Net: "unixgram"})
-	if err != nil {
-		return fmt.Errorf("notify systemd: %w", err)
-	}
-	defer conn.Close()
-	_, err = conn.Write([]byte("READY=1"))
-	return err
 }
 
 // say prints a line to the console (the boot tests read it) and stdout.

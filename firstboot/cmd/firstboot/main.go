@@ -48,7 +48,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
-	root.AddCommand(newRunCmd(), newPlatformCmd(), newStatusCmd(), newServePXECmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newPlatformCmd(), newStatusCmd(), newServePXECmd(), newRegistryCmd(), newVersionCmd())
 	return root
 }
 

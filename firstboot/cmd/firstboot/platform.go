@@ -48,7 +48,10 @@ type statusReport struct {
 	// HostCheck is the last check of what K3s needs from this node
 	// (package hostcheck), nil before one ran.
 	HostCheck *hostcheck.Report `json:"hostCheck"`
-	Platform  *bringup.Status   `json:"platform"`
+	// Images says where the node's images come from, nil before the
+	// image-payload step ran.
+	Images   *agent.ImagePayloadStatus `json:"images"`
+	Platform *bringup.Status           `json:"platform"`
 }
 
 func newStatusCmd() *cobra.Command {
@@ -90,6 +93,9 @@ func readStatus(root string) (statusReport, error) {
 	if rep.HostCheck, err = agent.ReadHostCheck(root); err != nil {
 		return rep, err
 	}
+	if rep.Images, err = agent.ReadImagePayloadStatus(root); err != nil {
+		return rep, err
+	}
 	s, err := bringup.ReadStatusFile(root + agent.PlatformStatusPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -111,6 +117,11 @@ func printStatus(w io.Writer, rep statusReport) {
 		fmt.Fprintf(w, "node: %s, %s\n", rep.Node.Hostname, rep.Node.Role)
 	}
 	printHostCheck(w, rep.HostCheck)
+	if rep.Images != nil {
+		fmt.Fprintln(w, rep.Images.Summary())
+	} else {
+		fmt.Fprintln(w, "images: not checked yet (firstboot has not got that far)")
+	}
 	switch {
 	case rep.Platform != nil:
 		fmt.Fprintf(w, "platform (as of %s):\n", rep.Platform.Updated.Format(time.RFC3339))
