@@ -82,6 +82,13 @@ func (db *accounts) chooseUID(u User) (int, error) {
 // group the user's uid), else the next free regular gid.
 func (db *accounts) ensureGroup(name string, prefer int) (int, error) {
 	if i, fields := db.group.find(name); i >= 0 {
+		// A boot killed between saving /etc/group and /etc/gshadow left the
+		// group without its gshadow entry: complete it.
+		if db.gshadow != nil {
+			if j, _ := db.gshadow.find(name); j < 0 {
+				db.gshadow.set(-1, []string{name, "!", "", ""})
+			}
+		}
 		gid, err := strconv.Atoi(fieldAt(fields, 2))
 		if err != nil {
 			return 0, fmt.Errorf("%s: group %s has a bad gid %q", db.group.path, name, fieldAt(fields, 2))
@@ -149,7 +156,9 @@ func (db *accounts) setPassword(u User, created bool) {
 	switch {
 	case u.HashedPasswd != "":
 		hash = u.HashedPasswd.Reveal()
-	case created && u.Passwd != "":
+	case (created || i < 0) && u.Passwd != "":
+		// A user without a shadow entry was created by a boot killed
+		// before it saved /etc/shadow: finish creating it.
 		hash = u.Passwd.Reveal()
 	}
 	switch {

@@ -285,3 +285,38 @@ func TestApplyUsersNone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A boot killed between the saves of the account files (group, gshadow,
+// passwd, shadow, in that order) leaves the later ones as they were; the
+// next apply must end where an uninterrupted one does.
+func TestApplyUsersResumesAfterPartialSave(t *testing.T) {
+	whole := newRoot(t)
+	if err := ApplyUsers(whole, testUsers()); err != nil {
+		t.Fatal(err)
+	}
+	want := snapshot(t, whole)
+	order := []string{"group", "gshadow", "passwd", "shadow"}
+	for saved := 1; saved < len(order); saved++ {
+		t.Run("after "+order[saved-1], func(t *testing.T) {
+			root := newRoot(t)
+			if err := ApplyUsers(root, testUsers()); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range order[saved:] { // not saved yet
+				data, err := os.ReadFile(filepath.Join("testdata/root/etc", name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, "etc", name), data, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ApplyUsers(root, testUsers()); err != nil {
+				t.Fatal(err)
+			}
+			if d := diffSnapshots(want, snapshot(t, root)); d != "" {
+				t.Errorf("resumed apply differs from an uninterrupted one:\n%s", d)
+			}
+		})
+	}
+}
