@@ -115,15 +115,7 @@ func TestApplyUsersIdempotent(t *testing.T) {
 	if d := diffSnapshots(first, snapshot(t, root)); d != "" {
 		t.Errorf("second apply changed:\n%s", d)
 	}
-	for _, name := range []string{"passwd", "group", "shadow", "gshadow"} {
-		data, err := os.ReadFile(filepath.Join("testdata/root/etc", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, "etc", name), data, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	resetAccountFiles(t, root, "passwd", "group", "shadow", "gshadow")
 	if err := ApplyUsers(root, testUsers()); err != nil {
 		t.Fatal(err)
 	}
@@ -302,15 +294,7 @@ func TestApplyUsersResumesAfterPartialSave(t *testing.T) {
 			if err := ApplyUsers(root, testUsers()); err != nil {
 				t.Fatal(err)
 			}
-			for _, name := range order[saved:] { // not saved yet
-				data, err := os.ReadFile(filepath.Join("testdata/root/etc", name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(root, "etc", name), data, 0); err != nil {
-					t.Fatal(err)
-				}
-			}
+			resetAccountFiles(t, root, order[saved:]...) // not saved yet
 			if err := ApplyUsers(root, testUsers()); err != nil {
 				t.Fatal(err)
 			}
@@ -318,5 +302,20 @@ func TestApplyUsersResumesAfterPartialSave(t *testing.T) {
 				t.Errorf("resumed apply differs from an uninterrupted one:\n%s", d)
 			}
 		})
+	}
+}
+
+// resetAccountFiles puts the fixture's own copies of the named /etc files
+// back under root, as an /etc reset (or a save that never happened) does.
+func resetAccountFiles(t *testing.T, root string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join("testdata/root/etc", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "etc", name), data, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
