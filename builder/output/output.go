@@ -21,6 +21,9 @@ type Inputs struct {
 	Name string
 	// Seed makes every "random" ID (GUIDs, UUIDs, volume IDs) reproducible.
 	Seed string
+	// Release is the site's release version (site.yaml metadata.version,
+	// firstboot/upgradebundle); boot menu entries show it.
+	Release string
 	// ModTime is the timestamp of every file inside the artifacts.
 	ModTime time.Time
 	// Kernel is the path of the kernel image (bzImage).

@@ -75,10 +75,16 @@ func Files() []File {
 	return []File{
 		{Path: SSHDKeysOnlyPath, Mode: 0o644, Content: []byte(sshdKeysOnly)},
 		{Path: SSHDSnippetPath, Mode: 0o644, Content: []byte(sshdSnippet())},
+		{Path: UpgradeCheckWantsPath, Mode: fs.ModeSymlink | 0o777, Linkname: UpgradeCheckUnitPath},
+		{Path: UpgradeClusterWantsPath, Mode: fs.ModeSymlink | 0o777, Linkname: UpgradeClusterUnitPath},
+		{Path: UpgradeWatchWantsPath, Mode: fs.ModeSymlink | 0o777, Linkname: UpgradeWatchUnitPath},
 		{Path: UnitWantsPath, Mode: fs.ModeSymlink | 0o777, Linkname: UnitPath},
 		{Path: MachineIDCommitMask, Mode: fs.ModeSymlink | 0o777, Linkname: "/dev/null"},
 		{Path: PXEUnitPath, Mode: 0o644, Content: []byte(pxeUnit)},
 		{Path: RegistryUnitPath, Mode: 0o644, Content: []byte(registryUnit)},
+		{Path: UpgradeCheckUnitPath, Mode: 0o644, Content: []byte(upgradeCheckUnit)},
+		{Path: UpgradeClusterUnitPath, Mode: 0o644, Content: []byte(upgradeClusterUnit)},
+		{Path: UpgradeWatchUnitPath, Mode: 0o644, Content: []byte(upgradeWatchUnit)},
 		{Path: PlatformUnitPath, Mode: 0o644, Content: []byte(platformUnit)},
 		{Path: UnitPath, Mode: 0o644, Content: []byte(unit)},
 	}

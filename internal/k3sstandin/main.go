@@ -23,7 +23,22 @@
 //     the digest it got, with containerd's Accept headers (pull.go), and
 //     records and prints "k3s-standin: test double (not K3s): image pull
 //     resolved <image> through <endpoint>: <digest> (<media type>)" or
-//     "image pull error: ...", retrying for up to three minutes.
+//     "image pull error: ...", retrying for up to three minutes;
+//   - as K3s does, it writes the kubeconfig of its role (the admin
+//     kubeconfig /etc/rancher/k3s/k3s.yaml on a server, the kubelet's
+//     /var/lib/rancher/k3s/agent/kubelet.kubeconfig on an agent) and serves
+//     what it names: a TEST DOUBLE of K3s's API server for this node only,
+//     which answers GET /api/v1/nodes/<node> with a Ready Node and nothing
+//     else (apidouble.go), so firstboot's upgrade check can run; it prints
+//     "k3s-standin: test double (not K3s): <role> <version>: API double for
+//     node <node> on <URL> (kubeconfig <path>)".
+//
+// Two values are set at build time (internal/k3sstandin/standinbuild
+// builds it so): main.version, what `k3s --version` and the Node report,
+// and main.failStart, which, when set, makes every start fail: the double
+// prints "k3s-standin: test double (not K3s): error: <role> refusing to
+// start: <failStart>" and exits 1, as a K3s that cannot start does, so a VM test
+// sees an upgrade whose K3s fails rolled back.
 //
 // The console line never includes the token, only whether one was set.
 package main
@@ -34,7 +49,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +66,13 @@ const (
 	recordDir  = "/var/lib/k3s-standin"
 )
 
+// Set at build time with -ldflags "-X main.version=... -X main.failStart=..."
+// (standinbuild.Build).
+var (
+	version   = "v0.0.0-standin"
+	failStart = ""
+)
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		say("k3s-standin: test double (not K3s): error: %v", err)
@@ -57,10 +81,18 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) == 1 && args[0] == "--version" {
+		// K3s prints "k3s version <version> (<commit>)" and the Go version.
+		fmt.Printf("k3s version %s (test double, not K3s)\ngo version %s\n", version, runtime.Version())
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "server" && args[0] != "agent") {
 		return fmt.Errorf("want `k3s server` or `k3s agent`, got %q", args)
 	}
 	role := args[0]
+	if failStart != "" {
+		return fmt.Errorf("%s refusing to start: %s", role, failStart)
+	}
 	data, err := os.ReadFile(configPath)
 	if err != nil {
 		return err
@@ -100,6 +132,16 @@ func run(args []string) error {
 		return err
 	}
 	say("k3s-standin: test double (not K3s): %s started with %s", role, describe(cfg))
+	nodeName, err := k3sNodeName(cfg)
+	if err != nil {
+		return err
+	}
+	api, err := startAPIDouble(apiOptions{Root: "/", Role: role, NodeName: nodeName, Version: version, KubeconfigMode: kubeconfigMode(cfg)})
+	if err != nil {
+		return fmt.Errorf("API double: %w", err)
+	}
+	defer api.Close()
+	say("k3s-standin: test double (not K3s): %s %s: API double for node %s on %s (kubeconfig %s)", role, version, nodeName, api.URL, api.Kubeconfig)
 	if err := sdnotify.Ready(os.Getenv("NOTIFY_SOCKET")); err != nil {
 		return err
 	}
@@ -136,4 +178,30 @@ func say(format string, args ...any) {
 		c.WriteString(line)
 		c.Close()
 	}
+}
+
+// k3sNodeName is the node name K3s registers: node-name from the config,
+// else the hostname, lowercased (k3s-io/k3s pkg/util/net.go,
+// GetHostnameAndIPs).
+func k3sNodeName(cfg map[string]any) (string, error) {
+	name, _ := cfg["node-name"].(string)
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return "", err
+		}
+		name = h
+	}
+	return strings.ToLower(name), nil
+}
+
+// kubeconfigMode is write-kubeconfig-mode ("0600", octal), else 0600,
+// K3s's default (pkg/server/server.go writeKubeConfig).
+func kubeconfigMode(cfg map[string]any) os.FileMode {
+	if s, ok := cfg["write-kubeconfig-mode"].(string); ok {
+		if m, err := strconv.ParseUint(s, 8, 32); err == nil && m <= 0o777 {
+			return os.FileMode(m)
+		}
+	}
+	return 0o600
 }

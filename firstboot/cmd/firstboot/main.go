@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.AddCommand(newRunCmd(), newPlatformCmd(), newStatusCmd(), newServePXECmd(), newRegistryCmd(), newVersionCmd())
+	root.AddCommand(newUpgradeCmd())
 	return root
 }
 

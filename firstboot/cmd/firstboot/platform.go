@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ml-appliance/appliance/firstboot/agent"
 	"github.com/ml-appliance/appliance/firstboot/bringup"
+	"github.com/ml-appliance/appliance/firstboot/etcdsnapshot"
 	"github.com/ml-appliance/appliance/firstboot/hostcheck"
+	"github.com/ml-appliance/appliance/firstboot/payload"
+	"github.com/ml-appliance/appliance/firstboot/upgrade"
 	"github.com/spf13/cobra"
 )
 
@@ -45,6 +49,9 @@ type nodeStatus struct {
 // statusReport is the JSON of `firstboot status --output json`.
 type statusReport struct {
 	Node nodeStatus `json:"node"`
+	// Upgrade is the release this node runs and what its A/B slots hold
+	// (package upgrade), nil when that cannot be known.
+	Upgrade *upgrade.BootStatus `json:"upgrade"`
 	// HostCheck is the last check of what K3s needs from this node
 	// (package hostcheck), nil before one ran.
 	HostCheck *hostcheck.Report `json:"hostCheck"`
@@ -52,6 +59,10 @@ type statusReport struct {
 	// image-payload step ran.
 	Images   *agent.ImagePayloadStatus `json:"images"`
 	Platform *bringup.Status           `json:"platform"`
+
+	// EtcdSnapshot is the newest etcd snapshot on a server, or why there
+	// is none (package etcdsnapshot).
+	EtcdSnapshot etcdsnapshot.Status `json:"etcdSnapshot"`
 }
 
 func newStatusCmd() *cobra.Command {
@@ -90,12 +101,17 @@ func readStatus(root string) (statusReport, error) {
 		return rep, err
 	}
 	rep.Node = nodeStatus{Role: role.Role, ClusterInit: role.ClusterInit, Hostname: role.Hostname, Decided: role.Decided}
+	if rep.Upgrade, err = readUpgradeStatus(root); err != nil {
+		return rep, err
+	}
 	if rep.HostCheck, err = agent.ReadHostCheck(root); err != nil {
 		return rep, err
 	}
 	if rep.Images, err = agent.ReadImagePayloadStatus(root); err != nil {
 		return rep, err
 	}
+	_, k3sErr := os.Stat(filepath.Join(root, payload.K3sBinaryPath))
+	rep.EtcdSnapshot = etcdsnapshot.Read(etcdsnapshot.Options{Root: root, Role: role.Role, HasK3s: k3sErr == nil})
 	s, err := bringup.ReadStatusFile(root + agent.PlatformStatusPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -116,12 +132,14 @@ func printStatus(w io.Writer, rep statusReport) {
 	default:
 		fmt.Fprintf(w, "node: %s, %s\n", rep.Node.Hostname, rep.Node.Role)
 	}
+	printUpgradeStatus(w, rep.Upgrade)
 	printHostCheck(w, rep.HostCheck)
 	if rep.Images != nil {
 		fmt.Fprintln(w, rep.Images.Summary())
 	} else {
 		fmt.Fprintln(w, "images: not checked yet (firstboot has not got that far)")
 	}
+	fmt.Fprintln(w, rep.EtcdSnapshot.Line())
 	switch {
 	case rep.Platform != nil:
 		fmt.Fprintf(w, "platform (as of %s):\n", rep.Platform.Updated.Format(time.RFC3339))

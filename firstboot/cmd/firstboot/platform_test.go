@@ -131,7 +131,7 @@ func TestPlatformAndStatus(t *testing.T) {
 		t.Fatalf("status: code %d, %s", code, stderr.String())
 	}
 	text := stdout.String()
-	if !strings.HasPrefix(text, "node: ctrl-1, server (initial server)\n"+noHostCheck+noImages+"platform (as of ") ||
+	if !strings.HasPrefix(text, "node: ctrl-1, server (initial server)\n"+noHostCheck+noImages+noK3sSnapshot+"platform (as of ") ||
 		!strings.HasSuffix(text, "):\nmlflow ready\nminio failed: HelmChart kube-system/minio never appeared (waited 1s)\n") {
 		t.Errorf("status printed:\n%s", text)
 	}
@@ -155,7 +155,7 @@ func TestStatusBeforeAnything(t *testing.T) {
 	if code := run(context.Background(), []string{"status", "--root", t.TempDir()}, &stdout, &stderr); code != 0 {
 		t.Fatalf("code %d: %s", code, stderr.String())
 	}
-	want := "node: no role decided yet (firstboot has not got that far)\n" + noHostCheck + noImages +
+	want := "node: no role decided yet (firstboot has not got that far)\n" + noHostCheck + noImages + noK3sSnapshot +
 		"platform: brought up and reported by the initial server; run `firstboot status` there\n"
 	if stdout.String() != want {
 		t.Errorf("printed %q, want %q", stdout.String(), want)
