@@ -23,6 +23,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/ml-appliance/appliance/builder/rootfs"
+	"github.com/ml-appliance/appliance/internal/ctxio"
 )
 
 // Source is the base OS. Exactly one field is set.
@@ -79,7 +80,7 @@ func addLayer(ctx context.Context, t *rootfs.Tree, src Source) error {
 	default:
 		rc := mutate.Extract(src.Image)
 		defer rc.Close()
-		if err := t.AddTar(ctxReader{ctx, rc}, src.origin()); err != nil {
+		if err := t.AddTar(ctxio.Reader(ctx, rc), src.origin()); err != nil {
 			return fmt.Errorf("base OS image: %w", err)
 		}
 		return nil
@@ -152,21 +153,8 @@ func addTarball(ctx context.Context, t *rootfs.Tree, path, origin string) error 
 	default:
 		return fmt.Errorf("base OS tarball %s: %s compression is not supported (use plain, gzip, zstd or xz)", path, comp)
 	}
-	if err := t.AddTar(ctxReader{ctx, r}, origin); err != nil {
+	if err := t.AddTar(ctxio.Reader(ctx, r), origin); err != nil {
 		return fmt.Errorf("base OS tarball: %w", err)
 	}
 	return nil
-}
-
-// ctxReader stops reading once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

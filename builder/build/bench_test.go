@@ -130,7 +130,7 @@ func assertSameArtifactsAsCold(b *testing.B, f *platformFixture, want *report.Re
 
 // keepSecrets copies the cluster identity a build kept in out
 // (secrets/<site>) to the same place in dir, modes and all.
-func keepSecrets(b *testing.B, out, dir string) {
+func keepSecrets(b testing.TB, out, dir string) {
 	b.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)

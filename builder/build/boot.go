@@ -18,24 +18,21 @@ import (
 // Where the base OS keeps systemd-boot (Debian's systemd-boot-efi package).
 const baseBootloaderPath = "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 
-// kernel finds the kernel: from the configured .deb, else inside the base.
+// kernel finds the kernel: from the planned .deb, else inside the base.
 func (b *pipeline) kernel(ctx context.Context, tree *rootfs.Tree) (kernel.Kernel, error) {
-	if deb := b.site.OS.Kernel.Deb; deb != "" {
-		path, err := b.resolveFile(ctx, "kernel", deb, b.site.OS.Kernel.SHA256)
-		if err != nil {
-			return kernel.Kernel{}, err
-		}
+	if deb := b.planned.Kernel; deb != nil {
+		b.report.Inputs = append(b.report.Inputs, deb.Input)
 		b.kernelDebDir = filepath.Join(b.scratch, "kernel")
-		k, err := kernel.FromDeb(path, b.kernelDebDir)
+		k, err := kernel.FromDeb(deb.Path, b.kernelDebDir)
 		if err != nil {
-			return kernel.Kernel{}, fmt.Errorf("kernel from %s: %w", deb, err)
+			return kernel.Kernel{}, fmt.Errorf("kernel from %s: %w", deb.Input.Source, err)
 		}
 		// A kernel package ships no module index: Debian's postinst runs
 		// depmod. Without it the booted system's modprobe (and udev's
 		// driver loading) finds nothing.
 		out, err := exec.CommandContext(ctx, "depmod", "-b", b.kernelDebDir, k.Version).CombinedOutput()
 		if err != nil {
-			return kernel.Kernel{}, fmt.Errorf("depmod for kernel %s from %s: %w: %s", k.Version, deb, err, out)
+			return kernel.Kernel{}, fmt.Errorf("depmod for kernel %s from %s: %w: %s", k.Version, deb.Input.Source, err, out)
 		}
 		return k, nil
 	}

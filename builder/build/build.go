@@ -1,9 +1,9 @@
 // Package build is the builder's pipeline: site config in, bootable
 // artifacts and a build report out.
 //
-//	site ─► inputs (cache, digests) ─► rootfs tree ─► OS image (squashfs)
-//	                                 ├► image payload (kept in the cache by digest)
-//	                                 └► kernel + initramfs ─► outputs (raw, ...)
+//	site ─► plan (inputs pinned) ─► rootfs tree ─► OS image (squashfs)
+//	                              ├► image payload (kept in the cache by digest)
+//	                              └► kernel + initramfs ─► outputs (raw, ...)
 //
 // Every artifact is written into a staging area and moved to its final name
 // only when the whole build succeeded (package outdir).
@@ -115,6 +115,8 @@ type pipeline struct {
 	modTime time.Time
 	report  *report.Report
 	cache   *cache.Cache
+	// planned is every input resolved (plan), before anything is built.
+	planned *Plan
 	// kernelDebDir is where a kernel .deb was unpacked ("" for the base's kernel).
 	kernelDebDir string
 	// secrets is the cluster's secrets volume (clusterConfig); nil without K3s.
@@ -124,6 +126,8 @@ type pipeline struct {
 	agentJoinToken string
 	// payload is the staged image payload (addPayload); nil without images.
 	payload *stagedPayload
+	// upgrade is the build's release and bundle signing key (addRelease).
+	upgrade *upgradeRelease
 }
 
 func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
@@ -131,19 +135,29 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 	tree := rootfs.New(rootfs.Options{TempDir: b.scratch})
 	defer tree.Close()
 
-	if err := b.resolveBase(ctx, tree); err != nil {
+	// Every input resolved and pinned before anything is built.
+	planned, err := b.plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.planned = planned
+	if err := b.addBase(ctx, tree); err != nil {
 		return nil, err
 	}
 	k, err := b.kernel(ctx, tree)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.completeRootfs(ctx, tree, k); err != nil {
+	if err := b.completeRootfs(tree, k); err != nil {
+		return nil, err
+	}
+	if err := b.addRelease(tree, k); err != nil {
 		return nil, err
 	}
 	in := output.Inputs{
 		Name: b.site.Metadata.Name, Seed: b.site.Seed, ModTime: b.modTime,
 		KernelVersion: k.Version, Cmdline: b.site.OS.Cmdline, AgentJoinToken: b.agentJoinToken,
+		Release: b.site.Metadata.Version,
 	}
 	if p := b.payload; p != nil {
 		in.Payload, in.PayloadSHA256, in.PayloadSize = p.path, p.sha256, p.size
@@ -187,6 +201,9 @@ func (b *pipeline) run(ctx context.Context) (*report.Report, error) {
 		b.report.Artifacts = append(b.report.Artifacts, arts...)
 	}
 	if err := b.markServedImage(); err != nil {
+		return nil, err
+	}
+	if err := b.writeUpgradeBundle(in); err != nil {
 		return nil, err
 	}
 	b.logSecrets()

@@ -117,14 +117,16 @@ func TestBaseFromURLIsFetchedOnceAndVerified(t *testing.T) {
 			t.Errorf("artifact %s: %v", a.Path, err)
 		}
 	}
-	if len(kinds) != 4 || !kinds["raw"] || !kinds["os-image"] || !kinds["kernel"] || !kinds["initramfs"] {
+	if len(kinds) != 5 || !kinds["raw"] || !kinds["os-image"] || !kinds["kernel"] || !kinds["initramfs"] || !kinds[UpgradeKind] {
 		t.Errorf("artifact kinds %v", kinds)
 	}
 	if _, err := os.Stat(filepath.Join(work, "a", report.FileName)); err != nil {
 		t.Error(err)
 	}
 
-	// Offline, from the cache: no request, same OS image.
+	// Offline, from the cache: no request, same OS image (with the same
+	// secrets: the image carries the site's bundle signing key).
+	keepSecrets(t, filepath.Join(work, "a"), filepath.Join(work, "b"))
 	if _, err := runBuild(t, s, filepath.Join(work, "b"), cache, true); err != nil {
 		t.Fatalf("offline rebuild: %v", err)
 	}

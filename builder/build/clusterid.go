@@ -21,7 +21,9 @@ import (
 // keeps the cluster identity the builder generates, one subdirectory per
 // site (secrets/<metadata.name>/): the server token (token), the agent
 // token (agent-token) and the cluster CA (tls/, laid out as K3s's custom
-// CA script lays it out, root and intermediate keys included). Generated once, it is reused by every later
+// CA script lays it out, root and intermediate keys included), and, for
+// every site with a raw or ISO output, the upgrade bundles' signing key
+// (UpgradeKeyName, upgrade.go). Generated once, it is reused by every later
 // build of the site into the same output directory, so images rebuilt for
 // a site join the cluster the earlier ones formed. Deleting it makes the
 // next build a new cluster. Back it up like any root of trust; nothing in
@@ -67,10 +69,7 @@ func (id *clusterIdentity) agentJoinToken() string { return id.joinToken("node",
 // yet, and reusing what is.
 func loadClusterIdentity(secretsDir string, c *site.Cluster, now time.Time) (*clusterIdentity, error) {
 	id := &clusterIdentity{tokenSource: c.Token.Source()}
-	if err := os.MkdirAll(secretsDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cluster identity: %w", err)
-	}
-	if err := os.Chmod(secretsDir, 0o700); err != nil {
+	if err := makeSecretsDir(secretsDir); err != nil {
 		return nil, fmt.Errorf("cluster identity: %w", err)
 	}
 	var err error
@@ -98,6 +97,15 @@ func loadClusterIdentity(secretsDir string, c *site.Cluster, now time.Time) (*cl
 		}
 	}
 	return id, nil
+}
+
+// makeSecretsDir creates a site's secrets directory, or makes the one
+// there 0700.
+func makeSecretsDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 func loadOrGenerateToken(path string) (string, error) {

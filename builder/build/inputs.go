@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/ml-appliance/appliance/builder/baseos"
 	"github.com/ml-appliance/appliance/builder/cache"
@@ -29,60 +28,12 @@ func OpenCache(s *site.Site, opts cache.Options) (*cache.Cache, error) {
 	return cache.New(opts)
 }
 
-// resolveBase puts the configured base OS into the tree and records it.
-func (b *pipeline) resolveBase(ctx context.Context, tree *rootfs.Tree) error {
-	base := b.site.OS.Base
-	var src baseos.Source
-	switch base.Kind() {
-	case site.BaseRootfs:
-		path, err := b.resolveFile(ctx, "base", base.Rootfs, base.SHA256)
-		if err != nil {
-			return err
-		}
-		src.TarPath = path
-	case site.BaseDir:
-		digest, err := dirDigest(base.Dir)
-		if err != nil {
-			return err
-		}
-		b.addInput("base", base.Dir, digest, 0)
-		src.Dir = base.Dir
-	case site.BaseImage:
-		c, err := b.openCache()
-		if err != nil {
-			return err
-		}
-		img, err := c.Image(ctx, base.Image)
-		if err != nil {
-			return fmt.Errorf("base image %s: %w", base.Image, err)
-		}
-		b.addInput("base", base.Image, img.Digest.String(), 0)
-		src.Image, src.Name = img.Image, base.Image
-	default:
-		return fmt.Errorf("os.base: no base OS configured")
-	}
-	b.log.Info("reading base OS", "kind", base.Kind())
-	return baseos.AddTo(ctx, tree, src)
-}
-
-// resolveFile returns a host path holding the input's bytes: a local file
-// used in place (checked against want when given) or a URL fetched once
-// into the cache and verified against want (required for URLs by the
-// config's validation). It records the input in the report.
-func (b *pipeline) resolveFile(ctx context.Context, name, source, want string) (string, error) {
-	if !site.IsURL(source) {
-		return source, b.localInput(name, source, want)
-	}
-	c, err := b.openCache()
-	if err != nil {
-		return "", err
-	}
-	blob, err := c.URL(ctx, source, want)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", name, source, err)
-	}
-	b.addInput(name, source, blob.Digest().String(), blob.Size())
-	return blob.Path(), nil
+// addBase puts the planned base OS into the tree and records it.
+func (b *pipeline) addBase(ctx context.Context, tree *rootfs.Tree) error {
+	base := b.planned.Base
+	b.report.Inputs = append(b.report.Inputs, base.Input)
+	b.log.Info("reading base OS", "kind", b.site.OS.Base.Kind())
+	return baseos.AddTo(ctx, tree, base.Source)
 }
 
 // localInput hashes a local file used in place (checked against want, a
@@ -92,13 +43,10 @@ func (b *pipeline) localInput(name, path, want string) error {
 	if err != nil {
 		return err
 	}
-	blob, err := c.File(path)
-	if err == nil && want != "" && blob.Digest().Hex != want {
-		err = fmt.Errorf("sha256 mismatch: file has %s, config says sha256:%s", blob.Digest(), want)
-	}
+	in, err := localFile(c, name, path, want)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", name, path, err)
+		return err
 	}
-	b.addInput(name, path, blob.Digest().String(), blob.Size())
+	b.report.Inputs = append(b.report.Inputs, in)
 	return nil
 }

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,46 +12,29 @@ import (
 	"github.com/ml-appliance/appliance/builder/rootfs"
 )
 
-// addCluster resolves the K3s release and the platform (with the lock's
-// pins), checks the lock when the build is --locked, places K3s, the
-// platform's charts and manifests in the tree and stages the image payload
-// (addPayload). A site without a k3s section gets neither.
-func (b *pipeline) addCluster(ctx context.Context, tree *rootfs.Tree) error {
-	if !b.site.K3s.Enabled() {
-		if b.opts.Locked {
-			return checkLocked(b.opts.Lock, lock.New(), b.opts.LockPath)
-		}
+// addCluster places the planned K3s release, the platform's charts and
+// manifests in the tree and stages the image payload (addPayload). A site
+// without a k3s section gets neither.
+func (b *pipeline) addCluster(tree *rootfs.Tree) error {
+	p := b.planned
+	if p.K3s == nil {
 		return nil
 	}
-	c, err := b.openCache()
-	if err != nil {
-		return err
-	}
-	res, err := Resolve(ctx, b.site, ResolveOptions{Cache: c, Pins: b.opts.Lock, Catalog: b.opts.Catalog, Logger: b.log, Progress: b.opts.Progress,
-		LocalCharts: b.scratch, ModTime: b.modTime})
-	if err != nil {
-		return err
-	}
-	if b.opts.Locked {
-		if err := checkLocked(b.opts.Lock, res.Lock, b.opts.LockPath); err != nil {
+	if p.Platform != nil {
+		if err := b.addPlatform(tree, p); err != nil {
 			return err
 		}
 	}
-	if res.Platform != nil {
-		if err := b.addPlatform(tree, res); err != nil {
-			return err
-		}
-	}
-	if err := k3s.Place(tree, *res.K3s); err != nil {
+	if err := k3s.Place(tree, *p.K3s); err != nil {
 		return fmt.Errorf("k3s: %w", err)
 	}
-	b.report.Inputs = append(b.report.Inputs, res.K3s.Inputs()...)
+	b.report.Inputs = append(b.report.Inputs, p.K3s.Inputs()...)
 	return nil
 }
 
 // addPlatform places charts and manifests, stages the image payload when
 // there are images, and records all of it in the report.
-func (b *pipeline) addPlatform(tree *rootfs.Tree, res *Resolution) error {
+func (b *pipeline) addPlatform(tree *rootfs.Tree, res *Plan) error {
 	if len(res.Images) > 0 {
 		var err error
 		if b.payload, err = b.addPayload(tree, res.Images); err != nil {
@@ -72,7 +54,7 @@ func (b *pipeline) addPlatform(tree *rootfs.Tree, res *Resolution) error {
 	return nil
 }
 
-func (b *pipeline) reportPlatform(res *Resolution) {
+func (b *pipeline) reportPlatform(res *Plan) {
 	for _, c := range res.Platform.Components {
 		b.report.Charts = append(b.report.Charts, report.Chart{Component: c.Catalog.Name, Origin: c.Origin, Name: c.Chart.Name,
 			Version: c.Chart.Version, Repo: c.Repo, Path: c.Local, Digest: c.Chart.SHA256, Size: c.Chart.Size})

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,7 +25,7 @@ var replacedKernel = []string{
 // modules of a separately supplied kernel added,
 // K3s, then overlays (so an operator can override any of it), the firstboot
 // agent and the baked node config on top.
-func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kernel.Kernel) error {
+func (b *pipeline) completeRootfs(tree *rootfs.Tree, k kernel.Kernel) error {
 	if b.site.OS.Kernel.Deb != "" {
 		// The .deb's kernel replaces the base's: drop the base's kernel and
 		// its modules (tens of MB the appliance would never load).
@@ -43,7 +42,7 @@ func (b *pipeline) completeRootfs(ctx context.Context, tree *rootfs.Tree, k kern
 			return err
 		}
 	}
-	if err := b.addCluster(ctx, tree); err != nil {
+	if err := b.addCluster(tree); err != nil {
 		return err
 	}
 	for _, o := range b.site.OS.Overlays {

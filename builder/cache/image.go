@@ -82,22 +82,8 @@ func (c *Cache) Image(ctx context.Context, ref string) (*Image, error) {
 // linux/amd64 image's missing or corrupt blobs and records ref as resolved
 // to it. pin, when set, is the manifest the registry must give.
 func (c *Cache) pull(ctx context.Context, ref string, r name.Reference, pin *Pin) (*Image, error) {
-	fetch, mirrored := c.remoteRef(r)
-	where := ref
-	if mirrored {
-		where = ref + " (mirror " + fetch.String() + ")"
-		c.log.Info("registry mirror", "ref", ref, "mirror", fetch.String())
-	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(Platform),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		// The same retry rule as URL downloads: Attempts tries, waiting
-		// Backoff, then twice as long each time (on network errors, 5xx,
-		// 408 and 429, go-containerregistry's transient set).
-		remote.WithRetryBackoff(remote.Backoff{Duration: c.opts.Backoff, Factor: 2, Steps: c.opts.Attempts})}
-	if tr := c.opts.HTTPClient.Transport; tr != nil {
-		opts = append(opts, remote.WithTransport(tr))
-	}
-	desc, err := remote.Get(fetch, opts...)
+	fetch, where := c.contact(ref, r)
+	desc, err := remote.Get(fetch, c.remoteOptions(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", where, err)
 	}
@@ -134,6 +120,21 @@ func (c *Cache) pull(ctx context.Context, ref string, r name.Reference, pin *Pin
 		return nil, fmt.Errorf("image %s: %w", ref, err)
 	}
 	return c.openImage(rec)
+}
+
+// remoteOptions are the options of every registry request: linux/amd64,
+// the default keychain, the cache's retry rule and HTTP transport.
+func (c *Cache) remoteOptions(ctx context.Context) []remote.Option {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(Platform),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		// The same retry rule as URL downloads: Attempts tries, waiting
+		// Backoff, then twice as long each time (on network errors, 5xx,
+		// 408 and 429, go-containerregistry's transient set).
+		remote.WithRetryBackoff(remote.Backoff{Duration: c.opts.Backoff, Factor: 2, Steps: c.opts.Attempts})}
+	if tr := c.opts.HTTPClient.Transport; tr != nil {
+		opts = append(opts, remote.WithTransport(tr))
+	}
+	return opts
 }
 
 // haveImage reports whether the manifest d and every blob it names are in

@@ -67,6 +67,17 @@ func parseMirror(s string) (mirror, error) {
 	return mirror{registry: reg, prefix: prefix}, nil
 }
 
+// contact is remoteRef for ref (parsed as r), with where to name it in
+// errors: ref, and the mirror when one is used (logged).
+func (c *Cache) contact(ref string, r name.Reference) (name.Reference, string) {
+	fetch, mirrored := c.remoteRef(r)
+	if !mirrored {
+		return fetch, ref
+	}
+	c.log.Info("registry mirror", "ref", ref, "mirror", fetch.String())
+	return fetch, ref + " (mirror " + fetch.String() + ")"
+}
+
 // remoteRef is the reference to contact for r: r itself, or, when r's
 // registry has a mirror, the same repository and tag or digest there; ok
 // says whether a mirror is used.

@@ -19,6 +19,11 @@ type Pin struct {
 	// IndexDigest is the multi-platform index the registry served for the
 	// reference, zero when it served an image manifest.
 	IndexDigest v1.Hash
+	// HashLayers checks every cached layer by its digest (as Image does)
+	// instead of its size: for an image whose reader does not check the
+	// digests itself, such as the base OS that baseos.AddTo flattens
+	// straight from the cache's OCI layout.
+	HashLayers bool
 }
 
 // registryDigest is the digest the registry resolved the reference to.
@@ -60,10 +65,14 @@ func (c *Cache) PinnedImage(ctx context.Context, ref string, pin Pin) (*Image, e
 }
 
 // havePinned reports whether pin's image and index are in the cache and
-// intact, its layers by their size alone (lookupSized). Corrupt entries
-// are removed (and errCorrupt returned).
+// intact, its layers by their size alone (lookupSized) unless
+// pin.HashLayers. Corrupt entries are removed (and errCorrupt returned).
 func (c *Cache) havePinned(pin Pin) (bool, error) {
-	ok, err := c.haveImageChecking(pin.Digest, c.lookupSized)
+	layer := c.lookupSized
+	if pin.HashLayers {
+		layer = c.lookupDesc
+	}
+	ok, err := c.haveImageChecking(pin.Digest, layer)
 	if !ok || err != nil || pin.IndexDigest.Hex == "" {
 		return ok, err
 	}

@@ -79,7 +79,7 @@ func newBuildCmd() *cobra.Command {
 	f.StringVarP(&opts.OutputDir, "output", "o", "out", "directory for the artifacts and build-report.json")
 	f.StringVar(&opts.CacheDir, "cache", filepath.Join("out", "cache"), "content-addressed download cache")
 	f.BoolVar(&opts.Offline, "offline", false, "fail instead of downloading anything not in the cache")
-	f.BoolVar(&opts.Locked, "locked", false, "fail if the config needs anything the lock file beside it does not pin")
+	f.BoolVar(&opts.Locked, "locked", false, "fail if the config needs anything the lock file beside it does not pin, or the base image's tag has moved since")
 	f.StringVar(&opts.AgentDir, "agent-dir", "", "directory holding the firstboot and appliance-init binaries (default: beside the builder)")
 	f.StringVar(&epochStr, "source-date-epoch", os.Getenv("SOURCE_DATE_EPOCH"),
 		"timestamp (Unix seconds) of every file in the artifacts (default $SOURCE_DATE_EPOCH, else 0)")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -18,10 +19,11 @@ func newLockCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lock --config FILE",
 		Short: "Pin every download the site needs in a lock file beside the config",
-		Long: "Resolve the K3s release, the platform's charts and every image afresh (tags followed),\n" +
-			"download and verify them into the cache, and write the digests to the lock file beside\n" +
-			"the config (site.yaml -> site.lock). `builder build` then uses those digests, and\n" +
-			"`builder build --locked` fails if the config needs anything the lock does not pin.",
+		Long: "Resolve the base OS image (os.base.image), the K3s release, the platform's charts and\n" +
+			"every image afresh (tags followed), download and verify them into the cache, and write\n" +
+			"the digests to the lock file beside the config (site.yaml -> site.lock). `builder build`\n" +
+			"then uses those digests, and `builder build --locked` fails if the config needs anything\n" +
+			"the lock does not pin, or if the base image's tag has moved since.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := loadSite(cmd, "lock", config)
@@ -35,7 +37,15 @@ func newLockCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := build.Resolve(cmd.Context(), s, build.ResolveOptions{Cache: c, Logger: log, Progress: display})
+			// The site's local charts are packaged to be rendered (their
+			// images are locked); they are not pinned themselves.
+			localCharts, err := os.MkdirTemp("", "builder-lock-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(localCharts)
+			res, err := build.Resolve(cmd.Context(), s, build.ResolveOptions{Cache: c, LockOnly: true, Logger: log, Progress: display,
+				LocalCharts: localCharts})
 			if err != nil {
 				return err
 			}
@@ -51,7 +61,11 @@ func newLockCmd() *cobra.Command {
 			for _, d := range lock.Diff(old, res.Lock) {
 				fmt.Fprintln(out, "changed:", d)
 			}
-			fmt.Fprintf(out, "wrote %s: %d charts, %d images\n", path, len(res.Lock.Charts), len(res.Lock.Images))
+			base := ""
+			if b := res.Lock.Base; b != nil {
+				base = ", base image " + b.Ref
+			}
+			fmt.Fprintf(out, "wrote %s: %d charts, %d images%s\n", path, len(res.Lock.Charts), len(res.Lock.Images), base)
 			return nil
 		},
 	}

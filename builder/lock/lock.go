@@ -1,13 +1,18 @@
 // Package lock owns the site lock: a file beside the site config that pins
-// every input the build resolves from the network to a digest: the K3s
-// release assets, each platform chart's archive, and each image's
-// multi-platform index and linux/amd64 manifest.
+// every input the build resolves from the network to a digest: the base
+// OS image (os.base.image), the K3s release assets, each platform chart's
+// archive, and each image's multi-platform index and linux/amd64 manifest.
+// A base given as a rootfs URL is pinned by the config itself
+// (os.base.sha256), a local base is under the config's version control:
+// neither is in the lock.
 //
 // `builder lock` resolves the config afresh (tags followed) and writes the
 // lock; `builder build` uses the pins of a lock it finds, so a moved tag
 // changes nothing; `builder build --locked` also refuses to build when what
 // the config needs differs from what the lock lists. With a lock and a warm
-// cache a rebuild makes no network request.
+// cache a rebuild makes no network request. A lock written before the base
+// was pinned has no base field: it is read as it is, and Diff says the
+// base is not in it.
 //
 //	l, err := lock.Read(lock.PathFor("site.yaml"))    // site.lock
 //	if diff := lock.Diff(l, resolved); len(diff) > 0 { ... }
@@ -37,11 +42,14 @@ const (
 
 // Lock is the set of pins for one site config.
 type Lock struct {
-	APIVersion string  `yaml:"apiVersion"`
-	Kind       string  `yaml:"kind"`
-	K3s        *K3s    `yaml:"k3s,omitempty"`
-	Charts     []Chart `yaml:"charts,omitempty"`
-	Images     []Image `yaml:"images,omitempty"`
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	// Base pins os.base.image; nil when the base is not an image (and in
+	// locks written before the base was pinned).
+	Base   *Image  `yaml:"base,omitempty"`
+	K3s    *K3s    `yaml:"k3s,omitempty"`
+	Charts []Chart `yaml:"charts,omitempty"`
+	Images []Image `yaml:"images,omitempty"`
 }
 
 // K3s pins a K3s release's assets.
@@ -72,6 +80,15 @@ type Image struct {
 	Index string `yaml:"index,omitempty"`
 	// Manifest is the linux/amd64 image manifest's digest.
 	Manifest string `yaml:"manifest"`
+}
+
+// RegistryDigest is the digest the registry resolved Ref to when the pin
+// was made: Index when it served a multi-platform index, else Manifest.
+func (i Image) RegistryDigest() string {
+	if i.Index != "" {
+		return i.Index
+	}
+	return i.Manifest
 }
 
 // PathFor is the lock file for a config: site.yaml -> site.lock, beside it.
@@ -155,6 +172,14 @@ func (l *Lock) Chart(component string) (Chart, bool) {
 		}
 	}
 	return Chart{}, false
+}
+
+// BaseImage returns the base's pin when it pins ref.
+func (l *Lock) BaseImage(ref string) (Image, bool) {
+	if l == nil || l.Base == nil || l.Base.Ref != ref {
+		return Image{}, false
+	}
+	return *l.Base, true
 }
 
 // Image returns the pin for ref.

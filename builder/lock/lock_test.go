@@ -110,3 +110,72 @@ func TestReadRefusesWhatIsNotALockFile(t *testing.T) {
 		}
 	}
 }
+
+// TestBasePinRoundTripAndOldLockFile: the base pin is written and read
+// back; a lock file written before the base was pinned (no base field) is
+// read, has no base pin, and Diff says the base is not in it.
+func TestBasePinRoundTripAndOldLockFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "site.lock")
+	l := sample()
+	l.Base = &Image{Ref: "r.example/bases/debian:12", Index: "sha256:bi", Manifest: "sha256:bm"}
+	if err := l.Write(path, "site.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), "\nbase:\n  ref: r.example/bases/debian:12\n  index: sha256:bi\n  manifest: sha256:bm\n") {
+		t.Errorf("base pin not written as expected:\n%s", data)
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pin, ok := got.BaseImage("r.example/bases/debian:12"); !ok || pin != *l.Base || pin.RegistryDigest() != "sha256:bi" {
+		t.Errorf("BaseImage = %+v, %v; want %+v", pin, ok, *l.Base)
+	}
+	if _, ok := got.BaseImage("r.example/bases/debian:13"); ok {
+		t.Error("BaseImage pins another reference")
+	}
+
+	old := filepath.Join(dir, "old.lock")
+	body := "# Written by `builder lock --config site.yaml`\napiVersion: appliance/v1alpha1\nkind: Lock\n" +
+		"images:\n  - ref: busybox:1.36\n    manifest: sha256:m2\n"
+	if err := os.WriteFile(old, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := Read(old)
+	if err != nil {
+		t.Fatalf("a lock without a base field: %v", err)
+	}
+	if prev.Base != nil || len(prev.Images) != 1 {
+		t.Errorf("old lock read as %+v", prev)
+	}
+	if _, ok := prev.BaseImage("r.example/bases/debian:12"); ok {
+		t.Error("an old lock pins the base")
+	}
+	want := &Lock{Base: l.Base, Images: prev.Images}
+	if d := Diff(prev, want); !reflect.DeepEqual(d, []string{"base os.base.image r.example/bases/debian:12 is not in the lock"}) {
+		t.Errorf("Diff(old lock) = %q", d)
+	}
+}
+
+func TestDiffBase(t *testing.T) {
+	a := &Image{Ref: "r.example/debian:12", Manifest: "sha256:m1"}
+	moved := &Image{Ref: "r.example/debian:12", Index: "sha256:i2", Manifest: "sha256:m2"}
+	other := &Image{Ref: "r.example/debian:13", Manifest: "sha256:m3"}
+	for _, c := range []struct {
+		have, want *Image
+		line       string
+	}{
+		{a, a, ""},
+		{nil, nil, ""},
+		{a, nil, "base image r.example/debian:12 is in the lock but os.base is not an image"},
+		{a, other, "base: lock has image r.example/debian:12, os.base.image is r.example/debian:13"},
+		{a, moved, "base os.base.image r.example/debian:12: lock has manifest sha256:m1, config needs index sha256:i2, linux/amd64 sha256:m2"},
+	} {
+		got := Diff(&Lock{Base: c.have}, &Lock{Base: c.want})
+		if (c.line == "" && len(got) != 0) || (c.line != "" && !reflect.DeepEqual(got, []string{c.line})) {
+			t.Errorf("Diff(%+v, %+v) = %q, want %q", c.have, c.want, got, c.line)
+		}
+	}
+}

@@ -5,64 +5,48 @@ import (
 
 	"github.com/ml-appliance/appliance/builder/diskimage"
 	"github.com/ml-appliance/appliance/builder/output"
-	"github.com/ml-appliance/appliance/firstboot/bootparam"
+	"github.com/ml-appliance/appliance/firstboot/bootslot"
+	"github.com/ml-appliance/appliance/firstboot/upgradebundle"
 )
 
-// Paths inside the EFI system partition.
-const (
-	bootloaderPath = "EFI/BOOT/BOOTX64.EFI"
-	loaderConfPath = "loader/loader.conf"
-)
+// firstGeneration is slot A's generation on a new disk: an upgrade's
+// entry gets a higher one, so systemd-boot sorts it first
+// (firstboot/bootslot).
+const firstGeneration = 1
 
-// slot is one A/B boot slot.
-type slot struct {
-	name  string // "a" or "b"
-	label string // GPT label of its OS partition
-}
-
-var slots = []slot{{"a", bootparam.LabelOSA}, {"b", bootparam.LabelOSB}}
-
-func kernelPath(s slot) string    { return "appliance/" + s.name + "/vmlinuz" }
-func initramfsPath(s slot) string { return "appliance/" + s.name + "/initrd.img" }
-func entryPath(s slot) string     { return "loader/entries/appliance-" + s.name + ".conf" }
-
-// ESPFiles lists the EFI system partition's content: systemd-boot as the
-// removable-media boot path, a loader.conf that boots slot A at once, one
-// loader entry per slot, and slot A's kernel and initramfs. Slot B's entry
-// names files an upgrade writes; until then systemd-boot cannot start it,
-// and slot A stays the default. Values outside their grammar
-// (output.Inputs.CheckBootValues, output.KernelCmdline) are refused: a
-// loader entry is line-based, so a line break in one would add a line.
+// ESPFiles lists the EFI system partition's content in the A/B layout of
+// firstboot/bootslot: systemd-boot as the removable-media boot path,
+// bootslot.LoaderConf, and slot A's kernel, initramfs and blessed loader
+// entry (no boot counter: a new disk has nothing to fall back to) at
+// firstGeneration. Slot B has no files and no entry until an upgrade
+// writes them. Values outside their grammar (output.Inputs.CheckBootValues,
+// bootslot.Options, bootslot.Entry.Render) are refused: a loader entry is
+// line-based, so a line break in one would add a line.
 func ESPFiles(in output.Inputs) ([]diskimage.File, error) {
 	if err := in.CheckBootValues(); err != nil {
 		return nil, fmt.Errorf("loader entries: %w", err)
 	}
-	files := []diskimage.File{
-		{Path: bootloaderPath, Source: in.Bootloader},
-		{Path: loaderConfPath, Data: []byte(loaderConf(slots[0]))},
-		{Path: kernelPath(slots[0]), Source: in.Kernel},
-		{Path: initramfsPath(slots[0]), Source: in.Initramfs},
-	}
-	for _, s := range slots {
-		entry, err := loaderEntry(in, s)
-		if err != nil {
-			return nil, fmt.Errorf("loader entry of slot %s: %w", s.name, err)
-		}
-		files = append(files, diskimage.File{Path: entryPath(s), Data: []byte(entry)})
-	}
-	return files, nil
-}
-
-func loaderConf(def slot) string {
-	// timeout 0 boots the default entry at once; holding a key shows the menu.
-	return fmt.Sprintf("default appliance-%s.conf\ntimeout 0\neditor no\n", def.name)
-}
-
-func loaderEntry(in output.Inputs, s slot) (string, error) {
-	cmdline, err := output.KernelCmdline("PARTLABEL="+s.label, "PARTLABEL="+bootparam.LabelState, s.name, in.Cmdline)
+	slot := bootslot.A
+	options, err := bootslot.Options(slot, in.Cmdline)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("loader entry of slot %s: %w", slot.Name, err)
 	}
-	return fmt.Sprintf("title %s (slot %s)\nversion %s\nlinux /%s\ninitrd /%s\noptions %s\n",
-		in.Name, s.name, in.KernelVersion, kernelPath(s), initramfsPath(s), cmdline), nil
+	release := in.Release
+	if release == "" {
+		release = upgradebundle.DefaultVersion
+	}
+	entry, err := bootslot.Entry{
+		Slot: slot, Site: in.Name, Release: release, Generation: firstGeneration,
+		KernelVersion: in.KernelVersion, Options: options,
+	}.Render()
+	if err != nil {
+		return nil, err
+	}
+	return []diskimage.File{
+		{Path: bootslot.BootloaderPath, Source: in.Bootloader},
+		{Path: bootslot.LoaderConfPath, Data: []byte(bootslot.LoaderConf())},
+		{Path: slot.KernelPath(), Source: in.Kernel},
+		{Path: slot.InitrdPath(), Source: in.Initramfs},
+		{Path: bootslot.EntriesDir + "/" + bootslot.Blessed(slot).File(), Data: entry},
+	}, nil
 }

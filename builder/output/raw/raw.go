@@ -1,9 +1,10 @@
 // Package raw is the raw GPT disk image output: flash it to a disk or USB
 // stick and the machine boots it under UEFI.
 //
-// The disk holds an EFI system partition with systemd-boot and one loader
-// entry per A/B slot, the OS image in slot A (slot B stays empty until an
-// upgrade writes it), the secrets volume, the image payload in its own
+// The disk holds an EFI system partition with systemd-boot and slot A's
+// kernel, initramfs and loader entry (the A/B layout of
+// firstboot/bootslot), the OS image in slot A (slot B and its ESP files
+// stay empty until an upgrade writes them), the secrets volume, the image payload in its own
 // read-only PAYLOAD partition (when the build has one), and STATE, which
 // grows to fill the disk at first boot (package diskimage has the layout).
 package raw
