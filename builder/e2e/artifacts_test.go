@@ -13,6 +13,7 @@ import (
 	"github.com/ml-appliance/appliance/builder/diskimage"
 	"github.com/ml-appliance/appliance/builder/report"
 	"github.com/ml-appliance/appliance/firstboot/bootparam"
+	"github.com/ml-appliance/appliance/firstboot/bootslot"
 )
 
 // checkRawImage runs validators nobody here wrote over a built raw disk and
@@ -54,6 +55,18 @@ func checkRawImage(t *testing.T, raw string) {
 	run(t, "fsck.fat", "-n", esp)
 	for _, f := range []string{"::/EFI/BOOT/BOOTX64.EFI", "::/loader/entries/appliance-a.conf", "::/appliance/a/vmlinuz", "::/appliance/a/initrd.img"} {
 		run(t, "mdir", "-i", esp, f)
+	}
+	// The A/B layout (firstboot/bootslot): loader.conf boots the first
+	// appliance entry, slot A's is the only one, blessed, at generation 1.
+	if got := run(t, "mtype", "-i", esp, "::/"+bootslot.LoaderConfPath); got != bootslot.LoaderConf() {
+		t.Errorf("loader.conf:\n%s\nwant:\n%s", got, bootslot.LoaderConf())
+	}
+	if got := run(t, "mdir", "-b", "-i", esp, "::/"+bootslot.EntriesDir); strings.TrimSpace(got) != "::/"+bootslot.EntriesDir+"/appliance-a.conf" {
+		t.Errorf("loader entries:\n%s\nwant slot A's alone", got)
+	}
+	entry := run(t, "mtype", "-i", esp, "::/"+bootslot.EntriesDir+"/appliance-a.conf")
+	if e, err := bootslot.ParseInstalled("appliance-a.conf", []byte(entry)); err != nil || e.Entry.Generation != 1 || e.Name.Counting {
+		t.Errorf("slot A's entry reads back as %+v, %v:\n%s", e, err, entry)
 	}
 	state := extract(t, raw, partition(t, dir, bootparam.LabelState), filepath.Join(work, "state.img"))
 	run(t, "e2fsck", "-fn", state)

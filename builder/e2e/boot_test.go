@@ -105,6 +105,9 @@ func TestSingleNodeBootsAndKeepsState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The options of slot A's loader entry, which loader.conf's
+	// "default appliance-*" made systemd-boot take (firstboot/bootslot).
+	expect(t, vm, `Command line: .*appliance\.os=PARTLABEL=OS-A appliance\.state=PARTLABEL=STATE appliance\.slot=a `, 0, bootTimeout)
 	expect(t, vm, `^appliance-init: grew STATE`, 0, bootTimeout)
 	line, _ := expect(t, vm, consoleLine+`firstboot: grow-state: \S+ is `, 0, bootTimeout)
 	checkStateGrown(t, line, grown)
@@ -129,8 +132,12 @@ func TestSingleNodeBootsAndKeepsState(t *testing.T) {
 	}
 	vm.Kill()
 
-	// Reproducibility: the same inputs give the same bytes.
+	// Reproducibility: the same inputs give the same bytes (the same
+	// secrets directory too: the image carries the site's upgrade bundle
+	// signing key).
 	out2 := filepath.Join(work, "b")
+	run(t, "mkdir", "-p", out2)
+	run(t, "cp", "-a", filepath.Join(out, "secrets"), filepath.Join(out2, "secrets"))
 	build(t, config, out2)
 	for _, name := range []string{"single-node.squashfs", "single-node.initrd", "single-node.vmlinuz", "single-node.raw"} {
 		if !sameFile(t, filepath.Join(out, name), filepath.Join(out2, name)) {
