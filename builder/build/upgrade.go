@@ -65,7 +65,14 @@ func (b *pipeline) writeUpgradeBundle(in output.Inputs) error {
 	}
 	dirName := upgradebundle.DirName(b.site.Metadata.Name)
 	dir := b.dir.Path(dirName)
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	// A bundle whose OS image holds a secret is the build user's only, as
+	// every artifact holding one is (output.DescribeSecret): its OS image
+	// is that artifact's inode, and its directory and manifest follow.
+	dirMode, fileMode := os.FileMode(0o755), os.FileMode(0o644)
+	if osImage.Secrets != "" {
+		dirMode, fileMode = 0o700, 0o600
+	}
+	if err := os.Mkdir(dir, dirMode); err != nil {
 		return fmt.Errorf("upgrade bundle: %w", err)
 	}
 	m := upgradebundle.Manifest{Format: upgradebundle.Format, Release: b.upgrade.release, Cmdline: in.Cmdline}
@@ -95,7 +102,7 @@ func (b *pipeline) writeUpgradeBundle(in output.Inputs) error {
 		name string
 		data []byte
 	}{{upgradebundle.ManifestFile, manifest}, {upgradebundle.SignatureFile, sig}} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, fileMode); err != nil {
 			return fmt.Errorf("upgrade bundle: %w", err)
 		}
 	}

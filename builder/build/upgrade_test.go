@@ -231,13 +231,18 @@ func TestUpgradeBundleOfAnImageHoldingTheAgentToken(t *testing.T) {
 	if a := artifact(rep, UpgradeKind); a.Secrets != report.SecretsAgentToken {
 		t.Errorf("upgrade artifact secrets %q, want %q", a.Secrets, report.SecretsAgentToken)
 	}
-	p := filepath.Join(f.work, "out", upgradebundle.DirName("lab"), upgradebundle.OSImageFile)
-	info, err := os.Stat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Mode().Perm() != 0o600 {
-		t.Errorf("%s: mode %04o, want 0600", p, info.Mode().Perm())
+	dir := filepath.Join(f.work, "out", upgradebundle.DirName("lab"))
+	for p, want := range map[string]os.FileMode{
+		dir: 0o700, filepath.Join(dir, upgradebundle.OSImageFile): 0o600,
+		filepath.Join(dir, upgradebundle.ManifestFile): 0o600, filepath.Join(dir, upgradebundle.SignatureFile): 0o600,
+	} {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", p, info.Mode().Perm(), want)
+		}
 	}
 }
 
