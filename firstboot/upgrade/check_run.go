@@ -121,7 +121,11 @@ func (env *CheckEnv) exists(path string) bool {
 func (env *CheckEnv) runChecks(ctx context.Context) (results []CheckResult, failure string, err error) {
 	checks, err := env.checks()
 	if err != nil {
-		return nil, "", err
+		// A node whose role record cannot be read cannot be checked:
+		// that fails the slot, rather than leaving it on trial.
+		line := fmt.Sprintf("the checks could not be listed: %v", err)
+		env.printf("check: failed: %s", line)
+		return nil, line, nil
 	}
 	for _, c := range checks {
 		began := env.Now()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ml-appliance/appliance/firstboot/agent"
 	"github.com/ml-appliance/appliance/firstboot/bootslot"
 	"github.com/ml-appliance/appliance/firstboot/payload"
 )
@@ -272,5 +273,23 @@ func TestCheckNamesAnInterruptedApply(t *testing.T) {
 	}
 	if s, err := ReadStatus(n.root); err != nil || s.Line() != want {
 		t.Errorf("status line %q, %v; want %q", s.Line(), err, want)
+	}
+}
+
+// TestCheckUnreadableRoleRecord: a trial boot whose role record cannot be
+// read cannot be checked; the slot is rejected, not left on trial.
+func TestCheckUnreadableRoleRecord(t *testing.T) {
+	n := upgradedNode(t)
+	n.withK3s("server", "node-1", false)
+	writeUnder(t, n.root, agent.StateDir+"/steps/decide-role.json", []byte("{not json"))
+	n.units.set(payload.UnitName, firstbootFinished)
+	if err := Check(context.Background(), n.env()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := n.entries(), []string{"appliance-a.conf", "appliance-b+0-1.conf"}; !reflect.DeepEqual(got, want) || n.reboots != 1 {
+		t.Errorf("entries %v after %d reboots, want %v after 1", got, n.reboots, want)
+	}
+	if rec := n.record(); rec.Running.State != StateRejected || !strings.Contains(rec.Running.Reason, "the checks could not be listed") {
+		t.Errorf("record %+v, want slot b rejected because its checks could not be listed", rec.Running)
 	}
 }
